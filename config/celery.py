@@ -1,0 +1,11 @@
+"""The Celery app. `celery -A config worker` consumes every queue the project uses."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("mergeguard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

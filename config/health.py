@@ -1,0 +1,56 @@
+"""/healthz: whether the database, Redis and at least one Celery worker answer."""
+
+import redis
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config.celery import app as celery_app
+
+TIMEOUT = 1.0
+
+
+def database_answers():
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def redis_answers():
+    try:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
+        )
+        with client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def worker_answers():
+    try:
+        with celery_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+            replies = celery_app.control.ping(timeout=TIMEOUT, limit=1, connection=conn)
+        return bool(replies)
+    except Exception:
+        return False
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request):
+    checks = {"database": database_answers(), "redis": redis_answers()}
+    # Workers are reached through Redis: without it they cannot answer.
+    checks["celery"] = checks["redis"] and worker_answers()
+    healthy = all(checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status=200 if healthy else 503,
+    )

@@ -1,0 +1,193 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from profiles.models import Profile
+
+
+class IdentifierType(models.Model):
+    """A kind of identifier (email, phone, customer_id, ...) and the rules its values follow."""
+
+    class Normaliser(models.TextChoices):
+        EMAIL = "email"
+        PHONE = "phone", "phone (E.164)"
+        TRIM = "trim"
+
+    key = models.SlugField(max_length=64, unique=True)
+    label = models.CharField(max_length=100)
+    normaliser = models.CharField(max_length=10, choices=Normaliser, default=Normaliser.TRIM)
+    unique = models.BooleanField(
+        default=False, help_text="A value belongs to at most one active profile."
+    )
+    single_valued = models.BooleanField(
+        default=False, help_text="A profile holds at most one current value."
+    )
+    do_not_merge = models.BooleanField(
+        default=False, help_text="Do not merge customers with different values."
+    )
+    can_grant_access = models.BooleanField(
+        default=False, help_text="Values may be marked as granting account access."
+    )
+    matchable = models.BooleanField(
+        default=False, help_text="Profiles sharing a value are suspected duplicates."
+    )
+    auto_merge = models.BooleanField(
+        default=False, help_text="A write linking two profiles through a value merges them."
+    )
+    priority = models.PositiveSmallIntegerField(
+        default=10, help_text="Order in which a record's identifiers are tried (lowest first)."
+    )
+
+    class Meta:
+        ordering = ["priority", "key"]
+        constraints = [
+            models.CheckConstraint(
+                name="identifiertype_auto_merge_needs_unique",
+                condition=Q(auto_merge=False) | Q(unique=True),
+            ),
+        ]
+
+    def __str__(self):
+        return self.key
+
+
+class Identifier(models.Model):
+    """A value of an identifier type held by a profile.
+
+    `is_unique` and `is_single_valued` copy the type's flags so that partial unique indexes can
+    enforce them; the code that changes a type's flags rewrites them. A previous value
+    (`is_current` false) was replaced on a single-valued type and still reaches its profile.
+    """
+
+    profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="identifiers")
+    type = models.ForeignKey(IdentifierType, on_delete=models.PROTECT, related_name="identifiers")
+    raw_value = models.CharField(max_length=1000)
+    value = models.CharField(max_length=1000, help_text="The normalised value.")
+    is_current = models.BooleanField(default=True)
+    is_unique = models.BooleanField()
+    is_single_valued = models.BooleanField()
+    grants_access = models.BooleanField(default=False)
+    source = models.CharField(max_length=100, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["type", "value"],
+                condition=Q(is_unique=True, is_current=True),
+                name="identifier_unique_value",
+            ),
+            models.UniqueConstraint(
+                fields=["profile", "type"],
+                condition=Q(is_single_valued=True, is_current=True),
+                name="identifier_single_current_value",
+            ),
+            # A profile holds a value once; also serves a profile's identifier list.
+            models.UniqueConstraint(
+                fields=["profile", "type", "value"], name="identifier_once_per_profile"
+            ),
+        ]
+        indexes = [
+            # Lookups by value and joins on shared values (non-unique types such as phone).
+            models.Index(fields=["type", "value"], name="identifier_lookup"),
+        ]
+
+    def __str__(self):
+        return f"{self.type_id}:{self.value}"
+
+
+class DuplicateCandidate(models.Model):
+    """A group of two or more active profiles suspected to be one person."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        MERGED = "merged"
+        DISMISSED = "dismissed", "not a duplicate"
+        SUPERSEDED = "superseded"
+
+    status = models.CharField(max_length=12, choices=Status, default=Status.OPEN)
+    profiles = models.ManyToManyField(Profile, through="CandidateMember", related_name="candidates")
+    evidence = models.JSONField(default=list, blank=True)
+    score = models.FloatField(default=0)
+    auto_merge = models.BooleanField(
+        default=False, help_text="Linked through an auto-merge type: merged when nothing blocks."
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="claimed_candidates",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [
+            ("claim_candidate", "Can claim a suspected duplicate"),
+            ("dismiss_candidate", "Can dismiss a suspected duplicate as not a duplicate"),
+        ]
+
+    def __str__(self):
+        return f"Candidate {self.pk}"
+
+
+class CandidateMember(models.Model):
+    candidate = models.ForeignKey(DuplicateCandidate, on_delete=models.CASCADE)
+    profile = models.ForeignKey(Profile, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["candidate", "profile"], name="candidate_member_once"),
+        ]
+        indexes = [
+            # The candidates a profile is in.
+            models.Index(fields=["profile"], name="candidate_member_profile"),
+        ]
+
+    def __str__(self):
+        return f"profile {self.profile_id} in candidate {self.candidate_id}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the HTTP API; only its SHA-256 is stored."""
+
+    name = models.CharField(max_length=100, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.name
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to an API write carrying an Idempotency-Key, kept for replays.
+
+    in_flight -> done. A record is claimed in the write's own transaction, so a failed write
+    leaves no claim behind.
+    """
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", "in flight"
+        DONE = "done"
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    body_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="idempotency_key_per_token"),
+        ]
+        indexes = [
+            # The periodic purge of expired keys.
+            models.Index(fields=["created_at"], name="idempotency_created"),
+        ]
+
+    def __str__(self):
+        return f"Idempotency-Key {self.key}"

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.apps import apps as global_apps
+from django.db.models.signals import post_migrate
+
+
+def _sync_roles(sender, apps=global_apps, **kwargs):
+    from merges.roles import sync_roles
+
+    sync_roles(apps)
+
+
+class MergesConfig(AppConfig):
+    name = "merges"
+
+    def ready(self):
+        # After migrate and after a flush (tests), the roles are exactly as merges/roles.py says.
+        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="merges.sync_roles")

@@ -1,0 +1,157 @@
+"""Shared fixtures: personas, a real Celery worker, a real headless Chromium."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+# Playwright's sync API runs an event loop in the test thread; the ORM must still work there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+import pytest  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import Group, User  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from config.celery import app as celery_app  # noqa: E402
+from merges import roles  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "1"))
+PASSWORD = "correct horse battery staple"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def redis_url_with_db(url, db):
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def database_url(settings_dict):
+    user = quote(settings_dict["USER"] or "", safe="")
+    password = quote(settings_dict["PASSWORD"] or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    return (
+        f"postgres://{auth}{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
+    )
+
+
+# The suite runs beside `make demo`: its tasks go through their own Redis database, so the
+# demo's worker never picks them up. The test client and live server speak plain HTTP, and
+# static files are served unhashed from the source folders.
+settings.REDIS_URL = redis_url_with_db(settings.REDIS_URL, TEST_REDIS_DB)
+settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = settings.REDIS_URL
+celery_app.conf.update(broker_url=settings.REDIS_URL, result_backend=settings.REDIS_URL)
+settings.SECURE_SSL_REDIRECT = False
+settings.STORAGES = {
+    **settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+
+def make_user(username, role=None, **extra):
+    user = User.objects.create_user(username=username, password=PASSWORD, **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def viewer(db):
+    return make_user("viewer", roles.VIEWER)
+
+
+@pytest.fixture
+def steward(db):
+    return make_user("steward", roles.STEWARD)
+
+
+@pytest.fixture
+def senior(db):
+    return make_user("senior", roles.SENIOR_STEWARD)
+
+
+@pytest.fixture
+def admin(db):
+    return make_user("admin", roles.ADMIN, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def nobody(db):
+    """Logged in, but in no role."""
+    return make_user("nobody")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real `celery -A config worker` on the test database and the test Redis database.
+
+    Tests using it must commit their data (`django_db(transaction=True)`) for the worker to see it.
+    """
+    yield from _run_worker()
+
+
+def _run_worker():
+    name = f"test-{uuid.uuid4().hex[:8]}@%h"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    celery_app.control.purge()
+    log = open(ROOT / ".var" / "test-worker.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+         "--without-mingle", "--without-gossip", "-l", "INFO", "-n", name],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    hostname = name.replace("%h", os.uname().nodename)
+    deadline = time.monotonic() + 60
+    while not celery_app.control.ping(destination=[hostname], timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("the test Celery worker did not start: see .var/test-worker.log")
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1366, "height": 768}}
+
+
+@pytest.fixture
+def log_in(live_server, page):
+    """Logs `user` in through the login form, as a person would."""
+
+    def log_in_as(user):
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    return log_in_as

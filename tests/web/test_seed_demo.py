@@ -1,0 +1,30 @@
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_a_user_per_role_with_the_printed_password(capsys):
+    call_command("seed_demo")
+    printed = capsys.readouterr().out
+    password = printed.rsplit("Password: ", 1)[1].strip()
+
+    steward = authenticate(username="steward", password=password)
+    admin = authenticate(username="admin", password=password)
+    viewer = authenticate(username="viewer", password=password)
+    assert steward.has_perm("identity.dismiss_candidate")
+    assert not steward.has_perm("merges.override_blocking_reason")
+    assert authenticate(username="senior", password=password).has_perm(
+        "merges.override_blocking_reason"
+    )
+    assert admin.is_superuser and admin.is_staff
+    assert not viewer.has_perm("identity.dismiss_candidate")
+
+
+@pytest.mark.django_db
+def test_seed_demo_twice_keeps_one_user_per_role(capsys):
+    call_command("seed_demo", password="first-password-1")
+    call_command("seed_demo", password="second-password-2")
+
+    assert authenticate(username="steward", password="second-password-2") is not None
+    assert authenticate(username="steward", password="first-password-1") is None
