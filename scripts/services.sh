@@ -22,6 +22,15 @@ is_root() { [ "$(id -u)" = 0 ]; }
 as_owner() { if is_root; then runuser -u "$OWNER" -- "$@"; else "$@"; fi; }
 say() { echo "services: $*"; }
 
+port_in_use() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The wanted port, or the next free one when another program holds it.
+free_port_from() {
+    local port=$1
+    while port_in_use "$port"; do port=$((port + 1)); done
+    echo "$port"
+}
+
 apt_install() {
     if is_root && command -v apt-get >/dev/null; then
         say "installing $*"
@@ -79,7 +88,6 @@ start_postgres() {
         as_owner "$bin/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
         # TCP on 127.0.0.1 only (no socket: the path could be too long); fast, not durable: dev and tests only.
         cat <<CONF | as_owner tee -a "$PGDATA/postgresql.conf" >/dev/null
-port = $PG_PORT
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 fsync = off
@@ -89,9 +97,13 @@ max_connections = 200
 CONF
     fi
     if as_owner "$bin/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+        PG_PORT=$(cat "$VAR/postgres/port" 2>/dev/null || echo "$PG_PORT")
         say "PostgreSQL already running on 127.0.0.1:$PG_PORT"
     else
-        as_owner "$bin/pg_ctl" -D "$PGDATA" -l "$VAR/postgres/server.log" -w -t 60 start >/dev/null
+        PG_PORT=$(free_port_from "$PG_PORT")
+        as_owner "$bin/pg_ctl" -D "$PGDATA" -l "$VAR/postgres/server.log" -o "-p $PG_PORT" -w -t 60 \
+            start >/dev/null || { echo "services: see $VAR/postgres/server.log" >&2; exit 1; }
+        echo "$PG_PORT" > "$VAR/postgres/port"
         say "PostgreSQL started on 127.0.0.1:$PG_PORT"
     fi
     local psql=(env PGOPTIONS="-c client_min_messages=warning" "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
@@ -117,10 +129,15 @@ redis_ping() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -
 start_redis() {
     command -v redis-server >/dev/null || apt_install redis-server
     mkdir -p "$REDIS_DIR"
-    if [ -f "$REDIS_DIR/redis.pid" ] && redis_ping; then
-        say "Redis already running on 127.0.0.1:$REDIS_PORT"
-        return
+    if [ -f "$REDIS_DIR/redis.pid" ] && kill -0 "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null; then
+        REDIS_PORT=$(cat "$REDIS_DIR/port" 2>/dev/null || echo "$REDIS_PORT")
+        if redis_ping; then
+            say "Redis already running on 127.0.0.1:$REDIS_PORT"
+            return
+        fi
     fi
+    REDIS_PORT=$(free_port_from "$REDIS_PORT")
+    echo "$REDIS_PORT" > "$REDIS_DIR/port"
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --dir "$REDIS_DIR" \
         --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log" --save '' --appendonly no
     for _ in $(seq 50); do redis_ping && break; sleep 0.1; done

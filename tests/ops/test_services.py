@@ -85,3 +85,22 @@ def test_services_leave_servers_given_in_the_environment_alone(checkout):
     written = (folder / ".var" / "env").read_text()
     assert "DATABASE_URL=postgres://elsewhere:5432/db\n" in written
     assert "REDIS_URL=redis://elsewhere:6379/0\n" in written
+
+
+def test_services_move_to_the_next_free_port_when_another_program_holds_theirs(checkout):
+    folder, env, services = checkout
+    pg_port = int(env["MERGEGUARD_PG_PORT"])
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", pg_port))
+        squatter.listen()
+
+        result = services("start")
+
+        assert result.returncode == 0, result.stderr
+    url = next(
+        line for line in (folder / ".var" / "env").read_text().splitlines()
+        if line.startswith("DATABASE_URL=")
+    )
+    used = int(url.rsplit(":", 1)[1].split("/")[0])
+    assert used != pg_port
+    assert listening(used)
