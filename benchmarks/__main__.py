@@ -1,12 +1,17 @@
-"""`make bench`: runs each benchmark and prints its figures. Not part of the test suite."""
+"""`make bench`: runs each benchmark and prints its figures. Not part of the test suite.
+
+Each benchmark is a module of this package with a `run(args)` function; `make bench
+BENCH_ARGS="import_csv --rows 100000"` runs one with smaller figures.
+"""
 
 import argparse
+import importlib
 import os
 import sys
 
 import django
 
-BENCHMARKS = {}
+BENCHMARKS = ["upsert_api", "import_csv"]
 
 
 def main():
@@ -14,16 +19,14 @@ def main():
     django.setup()
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument(
-        "names", nargs="*", help=f"benchmarks to run (default: all of {sorted(BENCHMARKS)})"
+        "names", nargs="*", metavar="NAME",
+        help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})",
     )
+    parser.add_argument("--rows", type=int, help="size of the data set, where a benchmark has one")
     args = parser.parse_args()
-    names = args.names or sorted(BENCHMARKS)
-    if not names:
-        print("No benchmarks yet.")
-        return 0
-    for name in names:
-        print(f"== {name}")
-        BENCHMARKS[name]()
+    for name in args.names or BENCHMARKS:
+        print(f"== {name}", flush=True)
+        importlib.import_module(f"benchmarks.{name}").run(args)
     return 0
 
 

@@ -164,20 +164,15 @@ class ApiToken(models.Model):
 class IdempotencyRecord(models.Model):
     """The first response to an API write carrying an Idempotency-Key, kept for replays.
 
-    in_flight -> done. A record is claimed in the write's own transaction, so a failed write
-    leaves no claim behind.
+    Stored in the write's own transaction, so a failed write leaves nothing behind; a request
+    still running holds an advisory lock on (token, key), which is how a repeat knows (409).
     """
-
-    class State(models.TextChoices):
-        IN_FLIGHT = "in_flight", "in flight"
-        DONE = "done"
 
     token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     body_hash = models.CharField(max_length=64)
-    state = models.CharField(max_length=10, choices=State, default=State.IN_FLIGHT)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -191,3 +186,43 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"Idempotency-Key {self.key}"
+
+
+class IdentityConflict(models.Model):
+    """An ambiguous write, recorded: a value that could not go where the write asked.
+
+    `collision`: a unique value the target wanted is held by another active profile (the pair
+    becomes a duplicate candidate). `conflict`: a do-not-merge single-valued type where the
+    target already holds another value (the write's value is not stored).
+    """
+
+    class Kind(models.TextChoices):
+        COLLISION = "collision"
+        CONFLICT = "conflict"
+
+    kind = models.CharField(max_length=10, choices=Kind)
+    profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="+")
+    type = models.ForeignKey(IdentifierType, on_delete=models.PROTECT, related_name="+")
+    value = models.CharField(max_length=1000)
+    held_by = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The other profile holding the value (collisions).",
+    )
+    current_value = models.CharField(
+        max_length=1000, blank=True, help_text="The value the profile holds (conflicts)."
+    )
+    candidate = models.ForeignKey(
+        DuplicateCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=100, blank=True)
+    observed_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # A profile's recorded conflicts, newest first.
+            models.Index(fields=["profile", "-created_at"], name="conflict_profile_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} on {self.type_id}:{self.value}"

@@ -1,0 +1,59 @@
+"""Normalisers: raw identifier values in, the one normalised form out (SPEC section 2).
+
+Every path (API writes, lookups, search boxes, CSV import) goes through `normalise`, so
+" Jane@Example.com" written and "jane@example.com" looked up meet.
+"""
+
+import re
+
+import phonenumbers
+from django.conf import settings
+
+
+class InvalidValue(ValueError):
+    """A value that does not normalise; the message says why, for a person to read."""
+
+
+# The practical subset of RFC 5322 that mail systems accept: one @, a dotted domain with a TLD.
+EMAIL_RE = re.compile(
+    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+)
+
+
+def normalise_email(raw):
+    value = raw.strip().lower()
+    if not EMAIL_RE.match(value) or len(value) > 254:
+        raise InvalidValue(f"{raw!r} is not a valid email address")
+    return value
+
+
+def normalise_phone(raw, *, region=None):
+    try:
+        number = phonenumbers.parse(raw.strip(), region or settings.DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        raise InvalidValue(f"{raw!r} is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidValue(f"{raw!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_trim(raw):
+    value = raw.strip()
+    if not value:
+        raise InvalidValue("the value is empty")
+    return value
+
+
+NORMALISERS = {
+    "email": normalise_email,
+    "phone": normalise_phone,
+    "trim": normalise_trim,
+}
+
+
+def normalise(normaliser, raw):
+    """The normalised form of `raw` under the named normaliser, or InvalidValue."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise InvalidValue("the value must be a string")
+    return NORMALISERS[normaliser](str(raw))

@@ -1,0 +1,437 @@
+"""Resolving writes to profiles (SPEC section 3).
+
+`resolve_writes` takes validated writes (one from the API, a batch from a CSV import) and, in one
+transaction:
+
+1. takes a transaction-scoped advisory lock on every (type, value) the writes carry, in sorted
+   order, so writers touching the same values queue and writers on other values never wait;
+2. loads the active profiles holding those values and locks their rows, in id order;
+3. resolves each write in order against that state (target, collisions, single-valued
+   replacement, last-write-wins attributes), later writes of a batch seeing earlier ones;
+4. writes the changes set-based.
+
+The partial unique indexes are the backstop: an IntegrityError (or a profile merged while we
+waited) retries the whole batch, a few times, then gives up with ResolutionBusy.
+"""
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+from psycopg.types.json import Jsonb
+
+from identity.models import (
+    CandidateMember,
+    DuplicateCandidate,
+    Identifier,
+    IdentifierType,
+    IdentityConflict,
+)
+from profiles.attributes import apply_attributes, stamp
+from profiles.models import Profile
+
+ATTEMPTS = 5
+
+
+class ResolutionBusy(Exception):
+    """The writes kept colliding with concurrent changes; the caller may try again later."""
+
+
+class _Retry(Exception):
+    """The state changed under us (a profile was merged); start the batch again."""
+
+
+@dataclass
+class Conflict:
+    kind: str  # "collision" or "conflict" (IdentityConflict.Kind)
+    type: str
+    value: str
+    held_by: int | None = None
+    candidate_id: int | None = None
+    current_value: str | None = None
+
+    def as_json(self):
+        data = {
+            "kind": self.kind,
+            "type": self.type,
+            "value": self.value,
+            "heldBy": self.held_by,
+            "candidateId": self.candidate_id,
+        }
+        if self.current_value is not None:
+            data["currentValue"] = self.current_value
+        return data
+
+
+@dataclass
+class Resolution:
+    profile_id: int
+    created: bool
+    conflicts: list
+
+    def as_json(self):
+        return {
+            "profileId": self.profile_id,
+            "created": self.created,
+            "conflicts": [conflict.as_json() for conflict in self.conflicts],
+        }
+
+
+def identifier_types():
+    """All identifier types by key: the rules every write of a request or batch follows."""
+    return {t.key: t for t in IdentifierType.objects.all()}
+
+
+def resolve_write(write):
+    return resolve_writes([write])[0]
+
+
+def resolve_writes(writes, *, before_write=None):
+    """Resolve `writes` in order, in one transaction. Returns a Resolution per write.
+
+    `before_write`, if given, is called inside the transaction after the locks are taken and
+    before anything is written (the API stores its idempotency record there).
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            with transaction.atomic():
+                batch = _Batch(writes)
+                results = batch.resolve()
+                if before_write:
+                    before_write(results)
+                return results
+        except (_Retry, IntegrityError, OperationalError) as error:
+            if isinstance(error, OperationalError) and not _is_lock_conflict(error):
+                raise
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise ResolutionBusy("the write kept meeting concurrent changes to the same profiles")
+
+
+def _is_lock_conflict(error):
+    sqlstate = getattr(error.__cause__, "sqlstate", None)
+    return sqlstate in ("40P01", "40001")  # deadlock detected, serialization failure
+
+
+def lock_key(type_id, value):
+    """A 64-bit advisory lock key for one (type, value)."""
+    digest = hashlib.blake2b(f"{type_id}:{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@dataclass(eq=False)
+class _Profile:
+    id: int | None
+    attributes: dict
+    created: bool = False
+    changed: bool = False
+    identifiers: list = field(default_factory=list)
+
+    def current(self, type_id):
+        return [i for i in self.identifiers if i.type_id == type_id and i.is_current]
+
+
+@dataclass(eq=False)
+class _Identifier:
+    id: int | None
+    profile: _Profile
+    type_id: int
+    value: str
+    raw_value: str
+    is_current: bool
+    grants_access: bool
+    last_seen: object
+    seen: object = None  # the newest time a write of this batch saw it
+    made_previous: bool = False
+    access_added: bool = False
+    # For identifiers this batch adds:
+    source: str = ""
+    unique: bool = False
+    single_valued: bool = False
+
+
+class _Batch:
+    def __init__(self, writes):
+        self.writes = writes
+        self.profiles = {}  # id -> _Profile, for loaded profiles
+        self.by_value = {}  # (type_id, value) -> [_Identifier] on active profiles
+        self.new_profiles = []
+        self.new_identifiers = []
+        # (target _Profile, holder _Profile, type, value, write, Conflict); ids known after flush
+        self.collisions = []
+        self.conflicts = []  # (target _Profile, type, value, write, Conflict)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def resolve(self):
+        keys = sorted({(i.type.id, i.value) for w in self.writes for i in w.identifiers})
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
+                [sorted({lock_key(*key) for key in keys})],
+            )
+            self._load(cursor, keys)
+        results = [self._resolve_one(write) for write in self.writes]
+        self._flush()
+        return [
+            Resolution(profile_id=target.id, created=created, conflicts=conflicts)
+            for target, created, conflicts in results
+        ]
+
+    def _load(self, cursor, keys):
+        columns = "i.id, i.profile_id, i.type_id, i.value, i.raw_value, i.is_current, " \
+                  "i.grants_access, i.last_seen"
+        cursor.execute(
+            f"""
+            SELECT {columns}
+            FROM identity_identifier i
+            JOIN unnest(%s::bigint[], %s::text[]) AS k(type_id, value)
+              ON i.type_id = k.type_id AND i.value = k.value
+            JOIN profiles_profile p ON p.id = i.profile_id AND p.status = 'active'
+            """,
+            [[k[0] for k in keys], [k[1] for k in keys]],
+        )
+        rows = cursor.fetchall()
+        profile_ids = sorted({row[1] for row in rows})
+        if not profile_ids:
+            return
+        cursor.execute(
+            "SELECT id, status, attributes FROM profiles_profile WHERE id = ANY(%s) "
+            "ORDER BY id FOR UPDATE",
+            [profile_ids],
+        )
+        for profile_id, status, attributes in cursor.fetchall():
+            if status != Profile.Status.ACTIVE:
+                raise _Retry()
+            # Django leaves jsonb undecoded on raw cursors.
+            self.profiles[profile_id] = _Profile(id=profile_id, attributes=json.loads(attributes))
+        # The current values of single-valued types these profiles hold (to replace or refuse).
+        cursor.execute(
+            f"""
+            SELECT {columns} FROM identity_identifier i
+            WHERE i.profile_id = ANY(%s) AND i.is_single_valued AND i.is_current
+            """,
+            [profile_ids],
+        )
+        loaded = {}
+        for row in rows + cursor.fetchall():
+            if row[0] in loaded:
+                continue
+            ident = _Identifier(
+                id=row[0], profile=self.profiles[row[1]], type_id=row[2], value=row[3],
+                raw_value=row[4], is_current=row[5], grants_access=row[6], last_seen=row[7],
+            )
+            loaded[row[0]] = ident
+            ident.profile.identifiers.append(ident)
+            self.by_value.setdefault((ident.type_id, ident.value), []).append(ident)
+
+    # -- resolving ---------------------------------------------------------------------------
+
+    def _holder(self, type_id, value):
+        """The active profile holding a value: its current holder, else a previous one."""
+        held = self.by_value.get((type_id, value), [])
+        for ident in held:
+            if ident.is_current:
+                return ident.profile
+        return max(held, key=lambda i: i.last_seen).profile if held else None
+
+    def _find_target(self, write):
+        match = [i for i in write.identifiers if i.type.key == write.match_key]
+        others = sorted(
+            (i for i in write.identifiers if i.type.unique and i.type.key != write.match_key),
+            key=lambda i: i.type.priority,
+        )
+        for candidate in match + others:
+            target = self._holder(candidate.type.id, candidate.value)
+            if target is not None:
+                return target
+        return None
+
+    def _resolve_one(self, write):
+        target = self._find_target(write)
+        created = target is None
+        if created:
+            target = _Profile(id=None, attributes={}, created=True)
+            self.new_profiles.append((target, write))
+        conflicts = []
+        for given in write.identifiers:
+            type_ = given.type
+            held = self.by_value.get((type_.id, given.value), [])
+            on_target = next((i for i in held if i.profile is target), None)
+            if on_target is not None:
+                self._refresh(on_target, write, given.grants_access)
+                continue
+            if type_.unique:
+                holder = next((i.profile for i in held if i.is_current), None)
+                if holder is not None:
+                    conflict = Conflict("collision", type_.key, given.value)
+                    self.collisions.append((target, holder, type_, given.value, write, conflict))
+                    conflicts.append(conflict)
+                    continue
+            if type_.single_valued:
+                current = target.current(type_.id)
+                if current:
+                    if type_.do_not_merge:
+                        conflict = Conflict(
+                            "conflict", type_.key, given.value, current_value=current[0].value
+                        )
+                        self.conflicts.append((target, type_, given.value, write, conflict))
+                        conflicts.append(conflict)
+                        continue
+                    current[0].is_current = False
+                    current[0].made_previous = True
+            self._add(target, given, write)
+        attributes, changed = apply_attributes(
+            target.attributes, write.attributes, write.observed_at
+        )
+        if changed:
+            target.attributes = attributes
+            target.changed = True
+        return target, created, conflicts
+
+    def _refresh(self, ident, write, grants_access):
+        if ident.seen is None or write.observed_at > ident.seen:
+            ident.seen = write.observed_at
+        if grants_access and not ident.grants_access:
+            ident.grants_access = ident.access_added = True
+
+    def _add(self, target, given, write):
+        ident = _Identifier(
+            id=None, profile=target, type_id=given.type.id, value=given.value,
+            raw_value=given.raw, is_current=True, grants_access=given.grants_access,
+            last_seen=write.observed_at, source=write.source, unique=given.type.unique,
+            single_valued=given.type.single_valued,
+        )
+        target.identifiers.append(ident)
+        self.by_value.setdefault((ident.type_id, ident.value), []).append(ident)
+        self.new_identifiers.append(ident)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _flush(self):
+        now = timezone.now()
+        if self.new_profiles:
+            rows = Profile.objects.bulk_create(
+                Profile(attributes=p.attributes, created_at=now, updated_at=now)
+                for p, _ in self.new_profiles
+            )
+            for (profile, _), row in zip(self.new_profiles, rows, strict=True):
+                profile.id = row.pk
+        loaded = [i for p in self.profiles.values() for i in p.identifiers if i.id is not None]
+        previous = [i.id for i in loaded if i.made_previous]
+        if previous:
+            Identifier.objects.filter(id__in=previous).update(is_current=False)
+        if self.new_identifiers:
+            Identifier.objects.bulk_create(
+                Identifier(
+                    profile_id=i.profile.id, type_id=i.type_id, raw_value=i.raw_value,
+                    value=i.value, is_current=i.is_current, is_unique=i.unique,
+                    is_single_valued=i.single_valued, grants_access=i.grants_access,
+                    source=i.source, first_seen=i.last_seen, last_seen=i.last_seen,
+                )
+                for i in self.new_identifiers
+            )
+        refreshed = [i for i in loaded if i.seen is not None or i.access_added]
+        changed = [p for p in self.profiles.values() if p.changed]
+        with connection.cursor() as cursor:
+            if refreshed:
+                cursor.execute(
+                    """
+                    UPDATE identity_identifier i
+                    SET last_seen = GREATEST(i.last_seen, u.seen),
+                        grants_access = i.grants_access OR u.access
+                    FROM unnest(%s::bigint[], %s::timestamptz[], %s::bool[]) AS u(id, seen, access)
+                    WHERE i.id = u.id
+                    """,
+                    [
+                        [i.id for i in refreshed],
+                        [i.seen or i.last_seen for i in refreshed],
+                        [i.access_added for i in refreshed],
+                    ],
+                )
+            if changed:
+                cursor.execute(
+                    """
+                    UPDATE profiles_profile p SET attributes = u.attributes, updated_at = %s
+                    FROM unnest(%s::bigint[], %s::jsonb[]) AS u(id, attributes)
+                    WHERE p.id = u.id
+                    """,
+                    [now, [p.id for p in changed], [Jsonb(p.attributes) for p in changed]],
+                )
+        self._record_conflicts()
+
+    def _record_conflicts(self):
+        records = []
+        for target, holder, type_, value, write, conflict in self.collisions:
+            conflict.held_by = holder.id
+            candidate = open_collision_candidate(
+                target.id, holder.id, type_=type_, value=value, observed_at=write.observed_at
+            )
+            conflict.candidate_id = candidate.id if candidate else None
+            records.append(IdentityConflict(
+                kind=IdentityConflict.Kind.COLLISION, profile_id=target.id, type=type_,
+                value=value, held_by_id=holder.id, candidate=candidate, source=write.source,
+                observed_at=write.observed_at,
+            ))
+        for target, type_, value, write, conflict in self.conflicts:
+            conflict.held_by = target.id
+            records.append(IdentityConflict(
+                kind=IdentityConflict.Kind.CONFLICT, profile_id=target.id, type=type_,
+                value=value, current_value=conflict.current_value, source=write.source,
+                observed_at=write.observed_at,
+            ))
+        if records:
+            IdentityConflict.objects.bulk_create(records)
+
+
+def open_collision_candidate(profile_id, other_id, *, type_, value, observed_at):
+    """The duplicate candidate {profile, other} with evidence "collision on <type>".
+
+    An open candidate of the pair gets the evidence added; a dismissed one reopens only when
+    the evidence is new (SPEC 4: not suggested again unless new evidence appears).
+    """
+    evidence = {
+        "rule": "collision",
+        "type": type_.key,
+        "value": value,
+        "profiles": sorted([profile_id, other_id]),
+        "seen": stamp(observed_at),
+    }
+    existing = (
+        DuplicateCandidate.objects.filter(
+            status__in=[DuplicateCandidate.Status.OPEN, DuplicateCandidate.Status.DISMISSED]
+        )
+        .filter(candidatemember__profile_id=profile_id)
+        .filter(candidatemember__profile_id=other_id)
+        .order_by("-updated_at")
+        .first()
+    )
+    now = timezone.now()
+    if existing is None:
+        candidate = DuplicateCandidate.objects.create(
+            evidence=[evidence], score=1.0, auto_merge=type_.auto_merge,
+            created_at=now, updated_at=now,
+        )
+        CandidateMember.objects.bulk_create(
+            CandidateMember(candidate=candidate, profile_id=pk) for pk in (profile_id, other_id)
+        )
+        return candidate
+    known = any(
+        e.get("rule") == "collision" and e.get("type") == type_.key and e.get("value") == value
+        for e in existing.evidence
+    )
+    if known:
+        return existing
+    existing.evidence = [*existing.evidence, evidence]
+    existing.auto_merge = existing.auto_merge or type_.auto_merge
+    existing.updated_at = now
+    fields = ["evidence", "auto_merge", "updated_at"]
+    if existing.status == DuplicateCandidate.Status.DISMISSED:
+        existing.status = DuplicateCandidate.Status.OPEN
+        existing.closed_at = None
+        fields += ["status", "closed_at"]
+    existing.save(update_fields=fields)
+    return existing

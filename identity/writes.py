@@ -1,0 +1,153 @@
+"""A write (SPEC section 3), validated and normalised before anything touches the database.
+
+`parse_write` takes the API's JSON body (or a CSV row shaped like it) and returns a `Write`, or
+raises `InvalidWrite` naming the field. Nothing here does I/O beyond the types it is given.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from identity.normalisers import InvalidValue, normalise
+
+ATTRIBUTE_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+MAX_VALUE_LENGTH = 1000
+MAX_SOURCE_LENGTH = 100
+
+
+class InvalidWrite(Exception):
+    """A write that cannot be accepted; nothing of it is written."""
+
+    def __init__(self, field, message, code="invalid"):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class IdentifierValue:
+    type: object  # IdentifierType
+    raw: str
+    value: str
+    grants_access: bool
+
+
+@dataclass(frozen=True)
+class Write:
+    identifiers: tuple  # of IdentifierValue, in record order
+    attributes: dict
+    match_key: str
+    observed_at: datetime
+    source: str = ""
+    access_contacts: frozenset = field(default_factory=frozenset)
+
+
+def observed_time(value):
+    """The write's observedAt as an aware UTC datetime; naive times are taken as UTC."""
+    if value is None:
+        return timezone.now()
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise InvalidWrite("observedAt", f"{value!r} is not an ISO 8601 date and time")
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_write(payload, *, types, source=""):
+    """Validate and normalise a write; `types` maps key -> IdentifierType."""
+    if not isinstance(payload, dict):
+        raise InvalidWrite("body", "the body must be a JSON object")
+    record = payload.get("record")
+    if not isinstance(record, dict) or not record:
+        raise InvalidWrite("record", "record must be a non-empty object")
+
+    match_key = payload.get("matchKey")
+    if not isinstance(match_key, str) or not match_key:
+        raise InvalidWrite("matchKey", "matchKey is required: the key of a unique identifier type")
+    if match_key not in types:
+        raise InvalidWrite("matchKey", f"{match_key!r} is not an identifier type")
+    if not types[match_key].unique:
+        raise InvalidWrite("matchKey", f"{match_key!r} is not a unique identifier type")
+    if record.get(match_key) in (None, "", []):
+        raise InvalidWrite("matchKey", f"the record has no {match_key!r} value")
+
+    access = payload.get("accessContacts") or []
+    if not isinstance(access, list) or not all(isinstance(key, str) for key in access):
+        raise InvalidWrite("accessContacts", "accessContacts must be a list of identifier keys")
+    for key in access:
+        if key not in types:
+            raise InvalidWrite("accessContacts", f"{key!r} is not an identifier type")
+        if not types[key].can_grant_access:
+            raise InvalidWrite("accessContacts", f"{key!r} identifiers cannot grant access")
+        if record.get(key) in (None, "", []):
+            raise InvalidWrite("accessContacts", f"the record has no {key!r} value")
+
+    source = payload.get("source", source) or ""
+    if not isinstance(source, str) or len(source) > MAX_SOURCE_LENGTH:
+        raise InvalidWrite("source", f"source is text of at most {MAX_SOURCE_LENGTH} characters")
+
+    identifiers = []
+    attributes = {}
+    for name, value in record.items():
+        where = f"record.{name}"
+        if name in types:
+            identifiers.extend(_identifier_values(where, types[name], value, name in access))
+        elif not ATTRIBUTE_NAME_RE.match(name):
+            raise InvalidWrite(
+                where, "attribute names are letters, digits and underscores, at most 64"
+            )
+        else:
+            attributes[name] = _attribute_value(where, value)
+
+    return Write(
+        identifiers=tuple(identifiers),
+        attributes=attributes,
+        match_key=match_key,
+        observed_at=observed_time(payload.get("observedAt")),
+        source=source,
+        access_contacts=frozenset(access),
+    )
+
+
+def _identifier_values(where, type_, value, grants_access):
+    if isinstance(value, list):
+        if type_.single_valued:
+            raise InvalidWrite(where, f"{type_.key} holds one value per profile, not a list")
+        raws = value
+    else:
+        raws = [value]
+    seen = set()
+    for index, raw in enumerate(raws):
+        at = f"{where}[{index}]" if isinstance(value, list) else where
+        if raw is None:
+            raise InvalidWrite(at, "an identifier cannot be null: leave it out")
+        if isinstance(raw, str) and len(raw) > MAX_VALUE_LENGTH:
+            raise InvalidWrite(at, f"the value is longer than {MAX_VALUE_LENGTH} characters")
+        try:
+            normalised = normalise(type_.normaliser, raw)
+        except InvalidValue as error:
+            raise InvalidWrite(at, str(error)) from None
+        if normalised not in seen:
+            seen.add(normalised)
+            yield IdentifierValue(type_, str(raw), normalised, grants_access)
+
+
+def _attribute_value(where, value):
+    if value is not None and not isinstance(value, (str, int, float, bool)):
+        raise InvalidWrite(where, "an attribute is text, a number, true/false or null")
+    if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
+        raise InvalidWrite(where, f"the value is longer than {MAX_VALUE_LENGTH} characters")
+    return value
+
+
+def body_hash(payload):
+    """A hash of a write's JSON body that ignores key order and white space."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
