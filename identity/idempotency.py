@@ -1,9 +1,48 @@
+"""Idempotency-Key handling for API writes (SPEC 3.6).
+
+Inside the caller's transaction: a try-lock on (token, key) tells a request still running
+(409); a stored record with the same body hash is replayed; another body is refused (422);
+otherwise the work runs and its response is stored in the same transaction, so a failed write
+leaves no record behind.
+"""
+
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from identity.models import IdempotencyRecord
+from identity.resolution import lock_key
+
+
+@dataclass
+class Outcome:
+    status: int | None = None
+    body: dict | None = None
+    refusal: str | None = None  # "in_flight" or "other_body"
+    replayed: bool = False
+
+
+def run_once(*, token, key, body_hash, work):
+    """Run `work()` -> (status, body) once per (token, key); call inside transaction.atomic()."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(%s)", [lock_key(f"idempotency:{token.pk}", key)]
+        )
+        if not cursor.fetchone()[0]:
+            return Outcome(refusal="in_flight")
+    record = IdempotencyRecord.objects.filter(token=token, key=key).first()
+    if record is not None:
+        if record.body_hash != body_hash:
+            return Outcome(refusal="other_body")
+        return Outcome(status=record.response_status, body=record.response_body, replayed=True)
+    status, body = work()
+    IdempotencyRecord.objects.create(
+        token=token, key=key, body_hash=body_hash, response_status=status, response_body=body
+    )
+    return Outcome(status=status, body=body)
 
 
 def purge_expired(*, now=None):

@@ -90,20 +90,13 @@ def resolve_write(write):
     return resolve_writes([write])[0]
 
 
-def resolve_writes(writes, *, before_write=None):
-    """Resolve `writes` in order, in one transaction. Returns a Resolution per write.
-
-    `before_write`, if given, is called inside the transaction after the locks are taken and
-    before anything is written (the API stores its idempotency record there).
-    """
+def resolve_writes(writes):
+    """Resolve `writes` in order, in one transaction. Returns a Resolution per write."""
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
                 batch = _Batch(writes)
-                results = batch.resolve()
-                if before_write:
-                    before_write(results)
-                return results
+                return batch.resolve()
         except (_Retry, IntegrityError, OperationalError) as error:
             if isinstance(error, OperationalError) and not _is_lock_conflict(error):
                 raise
@@ -116,9 +109,9 @@ def _is_lock_conflict(error):
     return sqlstate in ("40P01", "40001")  # deadlock detected, serialization failure
 
 
-def lock_key(type_id, value):
-    """A 64-bit advisory lock key for one (type, value)."""
-    digest = hashlib.blake2b(f"{type_id}:{value}".encode(), digest_size=8).digest()
+def lock_key(namespace, value):
+    """A 64-bit advisory lock key for a value in a namespace (an identifier type's id)."""
+    digest = hashlib.blake2b(f"{namespace}:{value}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 

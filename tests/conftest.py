@@ -1,6 +1,8 @@
 """Shared fixtures: personas, a real Celery worker, a real headless Chromium."""
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -55,6 +57,49 @@ settings.STORAGES = {
 }
 
 
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(**extra):
+    """The environment a server process needs to run on the test database and Redis."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        **extra,
+    }
+
+
+@contextlib.contextmanager
+def gunicorn(env, *options):
+    """A real gunicorn serving the project on a free port; yields its base URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+         *options],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 def make_user(username, role=None, **extra):
     user = User.objects.create_user(username=username, password=PASSWORD, **extra)
     if role:
@@ -99,11 +144,7 @@ def celery_worker(django_db_setup, django_db_blocker):
 
 def _run_worker():
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "REDIS_URL": settings.REDIS_URL,
-    }
+    env = server_env()
     celery_app.control.purge()
     log = open(ROOT / ".var" / "test-worker.log", "ab")
     process = subprocess.Popen(

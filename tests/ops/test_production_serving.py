@@ -1,39 +1,30 @@
 """Production serving: gunicorn + WhiteNoise, DEBUG off, `check --deploy` clean."""
 
-import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
-from django.db import connection
 
-from tests.conftest import ROOT, database_url
+from tests.conftest import ROOT, gunicorn, server_env
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def production_env(tmp_path, settings):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DEBUG", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE")
-    }
-    env.update(
+def production_env(tmp_path):
+    env = server_env(
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="mergeguard.example.com,127.0.0.1",
         SECURE_HSTS_PRELOAD="true",
         SECURE_PROXY_SSL="true",
         STATIC_ROOT=str(tmp_path / "static"),
-        DATABASE_URL=database_url(connection.settings_dict),
-        REDIS_URL=settings.REDIS_URL,
     )
+    for development_only in ("DEBUG", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE"):
+        env.pop(development_only, None)
     return env
 
 
@@ -41,12 +32,6 @@ def manage(env, *args):
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
     )
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fetch(url, **headers):
@@ -82,25 +67,11 @@ def test_debug_off_without_a_secret_key_refuses_to_start(production_env):
 
 def test_gunicorn_serves_pages_and_hashed_static_files(production_env):
     assert manage(production_env, "collectstatic", "--noinput").returncode == 0
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2"],
-        cwd=ROOT, env=production_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     https = {"X-Forwarded-Proto": "https"}
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-
+    with gunicorn(production_env, "--workers", "2") as base:
         status, headers, _ = fetch(f"{base}/accounts/login/")
         assert status == 301
-        assert headers["Location"] == f"https://127.0.0.1:{port}/accounts/login/"
+        assert headers["Location"] == base.replace("http:", "https:") + "/accounts/login/"
 
         status, headers, page = fetch(f"{base}/accounts/login/", **https)
         assert status == 200
@@ -116,6 +87,3 @@ def test_gunicorn_serves_pages_and_hashed_static_files(production_env):
 
         status, _, body = fetch(f"{base}/healthz", **https)
         assert status in (200, 503) and '"database": true' in body
-    finally:
-        server.terminate()
-        server.wait(timeout=20)

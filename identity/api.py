@@ -1,0 +1,162 @@
+"""The HTTP API of SPEC section 10: JSON in and out, `Authorization: Bearer <token>`.
+
+Views parse, authenticate and call one service or selector. Errors are
+`{"error": {"code", "message", "field"}}`, made by `api_error` and nowhere else.
+"""
+
+import json
+from functools import wraps
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
+from django.http import JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from identity import idempotency
+from identity.normalisers import InvalidValue, normalise
+from identity.openapi import openapi_document
+from identity.resolution import ResolutionBusy, identifier_types, resolve_write
+from identity.selectors import profile_holding, profile_json, survivor_of
+from identity.tokens import authenticate_token
+from identity.writes import InvalidWrite, body_hash, parse_write
+from profiles.models import Profile
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def api_error(status, code, message, field=None, **headers):
+    response = JsonResponse(
+        {"error": {"code": code, "message": message, "field": field}}, status=status
+    )
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def api_view(*methods):
+    """Token authentication, allowed methods and the body size limit for an API view."""
+
+    def decorator(view):
+        @csrf_exempt
+        @login_not_required
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method not in methods:
+                return api_error(
+                    405, "method_not_allowed", f"use {' or '.join(methods)}",
+                    Allow=", ".join(methods),
+                )
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            api_token = authenticate_token(token.strip()) if scheme.lower() == "bearer" else None
+            if api_token is None:
+                return api_error(
+                    401, "unauthorized", "a valid token is required: Authorization: Bearer <token>",
+                    WWW_Authenticate='Bearer realm="mergeguard"',
+                )
+            request.api_token = api_token
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def read_json(request):
+    """The request's JSON body, or an error response."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        return None, api_error(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    raw = request.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return None, api_error(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(raw), None
+    except (ValueError, UnicodeDecodeError) as error:
+        return None, api_error(400, "invalid_json", f"the body is not valid JSON: {error}", "body")
+
+
+@api_view("POST")
+def upsert(request):
+    payload, error = read_json(request)
+    if error:
+        return error
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        return api_error(
+            400, "invalid", f"Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
+            "Idempotency-Key",
+        )
+    try:
+        write = parse_write(payload, types=identifier_types(), source=request.api_token.name)
+    except InvalidWrite as invalid:
+        return api_error(400, invalid.code, invalid.message, invalid.field)
+
+    def respond():
+        resolution = resolve_write(write)
+        return (201 if resolution.created else 200), resolution.as_json()
+
+    try:
+        if key is None:
+            status, body = respond()
+        else:
+            with transaction.atomic():
+                outcome = idempotency.run_once(
+                    token=request.api_token, key=key, body_hash=body_hash(payload), work=respond
+                )
+            if outcome.refusal == "in_flight":
+                return api_error(
+                    409, "in_flight", "a request with this Idempotency-Key is still running",
+                    "Idempotency-Key",
+                )
+            if outcome.refusal == "other_body":
+                return api_error(
+                    422, "idempotency_key_reused",
+                    "this Idempotency-Key was used with another body", "Idempotency-Key",
+                )
+            status, body = outcome.status, outcome.body
+    except ResolutionBusy as busy:
+        return api_error(503, "busy", str(busy), Retry_After="1")
+    return JsonResponse(body, status=status)
+
+
+@api_view("GET")
+def profile_detail(request, profile_id):
+    profile = Profile.objects.filter(pk=profile_id).first()
+    if profile is None:
+        return api_error(404, "not_found", f"there is no profile {profile_id}")
+    if profile.status == Profile.Status.MERGED:
+        survivor = survivor_of(profile)
+        response = JsonResponse(
+            {"mergedInto": survivor.pk, "location": reverse("api_profile", args=[survivor.pk])},
+            status=308,
+        )
+        response["Location"] = reverse("api_profile", args=[survivor.pk])
+        return response
+    return JsonResponse(profile_json(profile))
+
+
+@api_view("GET")
+def lookup(request):
+    key = request.GET.get("type", "")
+    raw = request.GET.get("value")
+    types = identifier_types()
+    if key not in types:
+        return api_error(400, "invalid", f"{key!r} is not an identifier type", "type")
+    if raw is None:
+        return api_error(400, "invalid", "value is required", "value")
+    try:
+        value = normalise(types[key].normaliser, raw)
+    except InvalidValue as invalid:
+        return api_error(400, "invalid", str(invalid), "value")
+    profile = profile_holding(types[key], value)
+    if profile is None:
+        return api_error(404, "not_found", f"no active profile holds {key} {value}")
+    return JsonResponse(profile_json(profile))
+
+
+@csrf_exempt
+@login_not_required
+def openapi(request):
+    return JsonResponse(openapi_document(), json_dumps_params={"indent": 2})

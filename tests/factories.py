@@ -1,0 +1,42 @@
+"""Test data made through the real services, as the product makes it."""
+
+import json
+
+from identity.resolution import identifier_types, resolve_write
+from identity.tokens import create_api_token
+from identity.writes import parse_write
+from profiles.models import Profile
+
+
+def write(record, match_key, **options):
+    """Resolve one write through the real service; returns its Resolution."""
+    payload = {"record": record, "matchKey": match_key, **options}
+    return resolve_write(parse_write(payload, types=identifier_types()))
+
+
+def make_profile(match_key="email", **record):
+    return Profile.objects.get(pk=write(record, match_key).profile_id)
+
+
+def make_token(name="webshop"):
+    return create_api_token(name=name)
+
+
+def post_json(client, url, body, token, **headers):
+    """POST a JSON body to the API with a bearer token, through Django's test client."""
+    return client.post(
+        url,
+        data=body if isinstance(body, (str, bytes)) else json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}", **headers},
+    )
+
+
+def identifiers_of(profile_id, *, current=None):
+    """{type key: sorted values} of a profile, as a steward would list them."""
+    profile = Profile.objects.get(pk=profile_id)
+    held = {}
+    for identifier in profile.identifiers.select_related("type"):
+        if current is None or identifier.is_current == current:
+            held.setdefault(identifier.type.key, []).append(identifier.value)
+    return {key: sorted(values) for key, values in held.items()}
