@@ -221,14 +221,17 @@ class IdentityConflict(models.Model):
     candidate = models.ForeignKey(
         DuplicateCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    source = models.CharField(max_length=100, blank=True)
-    observed_at = models.DateTimeField()
-    created_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=100, blank=True, help_text="Of the latest write.")
+    first_observed_at = models.DateTimeField()
+    last_observed_at = models.DateTimeField()
+    times = models.PositiveIntegerField(default=1, help_text="How many writes ran into it.")
 
     class Meta:
-        indexes = [
-            # A profile's recorded conflicts, newest first.
-            models.Index(fields=["profile", "-created_at"], name="conflict_profile_recent"),
+        constraints = [
+            # A repeated write counts again on the same row (re-imports create nothing new).
+            models.UniqueConstraint(
+                fields=["kind", "profile", "type", "value"], name="conflict_once_per_value"
+            ),
         ]
 
     def __str__(self):

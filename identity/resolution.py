@@ -363,21 +363,39 @@ class _Batch:
             candidate = open_collision_candidate(
                 target.id, holder.id, type_=type_, value=value, observed_at=write.observed_at
             )
-            conflict.candidate_id = candidate.id if candidate else None
-            records.append(IdentityConflict(
-                kind=IdentityConflict.Kind.COLLISION, profile_id=target.id, type=type_,
-                value=value, held_by_id=holder.id, candidate=candidate, source=write.source,
-                observed_at=write.observed_at,
-            ))
+            conflict.candidate_id = candidate.id
+            records.append((IdentityConflict.Kind.COLLISION, target.id, type_.id, value,
+                            holder.id, "", candidate.id, write))
         for target, type_, value, write, conflict in self.conflicts:
             conflict.held_by = target.id
-            records.append(IdentityConflict(
-                kind=IdentityConflict.Kind.CONFLICT, profile_id=target.id, type=type_,
-                value=value, current_value=conflict.current_value, source=write.source,
-                observed_at=write.observed_at,
-            ))
-        if records:
-            IdentityConflict.objects.bulk_create(records)
+            records.append((IdentityConflict.Kind.CONFLICT, target.id, type_.id, value,
+                            None, conflict.current_value, None, write))
+        if not records:
+            return
+        # One row per (kind, profile, type, value): a repeat counts, and keeps the latest facts.
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                """
+                INSERT INTO identity_identityconflict AS c
+                    (kind, profile_id, type_id, value, held_by_id, current_value, candidate_id,
+                     source, first_observed_at, last_observed_at, times)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1)
+                ON CONFLICT (kind, profile_id, type_id, value) DO UPDATE SET
+                    held_by_id = EXCLUDED.held_by_id,
+                    current_value = EXCLUDED.current_value,
+                    candidate_id = COALESCE(EXCLUDED.candidate_id, c.candidate_id),
+                    source = EXCLUDED.source,
+                    first_observed_at = LEAST(c.first_observed_at, EXCLUDED.first_observed_at),
+                    last_observed_at = GREATEST(c.last_observed_at, EXCLUDED.last_observed_at),
+                    times = c.times + 1
+                """,
+                [
+                    (kind, profile_id, type_id, value, held_by, current, candidate_id,
+                     write.source, write.observed_at, write.observed_at)
+                    for kind, profile_id, type_id, value, held_by, current, candidate_id, write
+                    in records
+                ],
+            )
 
 
 def open_collision_candidate(profile_id, other_id, *, type_, value, observed_at):

@@ -286,3 +286,16 @@ def test_an_invalid_write_names_the_field_and_writes_nothing(payload, field, mes
     assert raised.value.field == field
     assert message in raised.value.message
     assert not Profile.objects.exists()
+
+
+def test_a_repeated_ambiguous_write_is_counted_on_one_record():
+    write({"email": "jane@example.com", "customer_id": "C1"}, "email")
+    write({"email": "jane@example.com", "customer_id": "C2"}, "email", observedAt=at(5))
+    write({"email": "jane@example.com", "customer_id": "C2"}, "email", observedAt=at(9))
+
+    recorded = IdentityConflict.objects.get()
+    assert (recorded.kind, recorded.value, recorded.current_value, recorded.times) == (
+        "conflict", "C2", "C1", 2
+    )
+    assert recorded.first_observed_at.isoformat() == at(5)
+    assert recorded.last_observed_at.isoformat() == at(9)

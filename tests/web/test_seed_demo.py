@@ -2,6 +2,9 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
+from identity.models import DuplicateCandidate, Identifier, IdentityConflict
+from profiles.models import Profile, ProfileEvent
+
 
 @pytest.mark.django_db
 def test_seed_demo_creates_a_user_per_role_with_the_printed_password(capsys):
@@ -28,3 +31,21 @@ def test_seed_demo_twice_keeps_one_user_per_role(capsys):
 
     assert authenticate(username="steward", password="second-password-2") is not None
     assert authenticate(username="steward", password="first-password-1") is None
+
+
+@pytest.mark.django_db
+def test_seed_demo_writes_the_stories_through_resolution_and_twice_changes_nothing(capsys):
+    call_command("seed_demo", profiles=30)
+    counts = (Profile.objects.count(), Identifier.objects.count(),
+              DuplicateCandidate.objects.count(), ProfileEvent.objects.count())
+
+    call_command("seed_demo", profiles=30)
+
+    assert (Profile.objects.count(), Identifier.objects.count(),
+            DuplicateCandidate.objects.count(), ProfileEvent.objects.count()) == counts
+    # The id-only and email-only Jane, linked later, wait in the queue.
+    jane = DuplicateCandidate.objects.get(evidence__0__value="jane.doe@example.com")
+    assert jane.profiles.count() == 2
+    assert DuplicateCandidate.objects.get(evidence__0__type="anonymous_id").auto_merge
+    assert IdentityConflict.objects.filter(kind="conflict", value="C-2005").exists()
+    assert Identifier.objects.filter(value="+12125550142").count() == 2  # the household phone

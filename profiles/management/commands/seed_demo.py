@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from merges import roles
+from profiles.demo import seed_demo_profiles
 
 DEMO_USERS = [
     ("viewer", roles.VIEWER, False),
@@ -15,15 +16,20 @@ DEMO_USERS = [
 
 
 class Command(BaseCommand):
-    help = "Creates demo users, one per role, and prints their password."
+    help = "Creates demo profiles and demo users, one per role, and prints their password."
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--password", help="password for the demo users (default: a new random one)"
         )
+        parser.add_argument(
+            "--profiles", type=int, default=200, help="ordinary customers besides the stories"
+        )
 
     @transaction.atomic
-    def handle(self, *args, password=None, **options):
+    def handle(self, *args, password=None, profiles=200, **options):
+        active = seed_demo_profiles(profiles=profiles)
+        self.stdout.write(f"{active} active demo profiles.")
         password = password or secrets.token_urlsafe(9)
         for username, role, is_admin in DEMO_USERS:
             user, _ = User.objects.get_or_create(username=username)
