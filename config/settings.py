@@ -136,6 +136,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
+# Writes queue duplicate detection for the profiles they touched (a Celery task after commit).
+DETECT_ON_WRITE = env_bool("DETECT_ON_WRITE", True)
 # API writes remember their Idempotency-Key at least this long (SPEC 3.6: 24 hours).
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
 if IDEMPOTENCY_KEY_HOURS < 24:

@@ -14,16 +14,18 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from identity import idempotency
+from identity.models import DuplicateCandidate
 from identity.normalisers import InvalidValue, normalise
 from identity.openapi import openapi_document
 from identity.resolution import ResolutionBusy, identifier_types, resolve_write
-from identity.selectors import profile_holding, profile_json, survivor_of
+from identity.selectors import candidates_after, profile_holding, profile_json, survivor_of
 from identity.tokens import authenticate_token
 from identity.writes import InvalidWrite, body_hash, parse_write
 from profiles.models import Profile
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_PAGE_SIZE = 500
 
 
 def api_error(status, code, message, field=None, **headers):
@@ -154,6 +156,30 @@ def lookup(request):
     if profile is None:
         return api_error(404, "not_found", f"no active profile holds {key} {value}")
     return JsonResponse(profile_json(profile))
+
+
+@api_view("GET")
+def candidates(request):
+    status = request.GET.get("status") or None
+    if status and status not in DuplicateCandidate.Status.values:
+        return api_error(
+            400, "invalid", f"status is one of {', '.join(DuplicateCandidate.Status.values)}",
+            "status",
+        )
+    try:
+        after = int(request.GET.get("after", 0))
+        limit = int(request.GET.get("limit", 50))
+    except ValueError:
+        return api_error(400, "invalid", "after and limit are whole numbers", "after")
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        return api_error(400, "invalid", f"limit is 1 to {MAX_PAGE_SIZE}", "limit")
+    results = candidates_after(status=status, after=after, limit=limit)
+    next_url = None
+    if len(results) == limit:
+        query = request.GET.copy()
+        query["after"] = results[-1]["id"]
+        next_url = f"{request.path}?{query.urlencode()}"
+    return JsonResponse({"results": results, "next": next_url})
 
 
 @csrf_exempt

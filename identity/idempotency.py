@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from identity.locks import lock_key
 from identity.models import IdempotencyRecord
-from identity.resolution import lock_key
 
 
 @dataclass

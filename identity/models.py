@@ -130,6 +130,10 @@ class DuplicateCandidate(models.Model):
     dismiss_reason = models.TextField(blank=True)
 
     class Meta:
+        indexes = [
+            # The queue: open candidates, newest first.
+            models.Index(fields=["status", "-created_at"], name="candidate_status_recent"),
+        ]
         permissions = [
             ("claim_candidate", "Can claim a suspected duplicate"),
             ("dismiss_candidate", "Can dismiss a suspected duplicate as not a duplicate"),
@@ -236,3 +240,82 @@ class IdentityConflict(models.Model):
 
     def __str__(self):
         return f"{self.kind} on {self.type_id}:{self.value}"
+
+
+class ProfileFeatures(models.Model):
+    """The normalised matching fields of an active profile, kept by every write.
+
+    Similar-people detection joins this compact table on its blocking keys instead of reading
+    profiles' JSON attributes; each index serves one blocking key of identity.detection.CONFIG.
+    A missing field is NULL, not "": equi-joins then skip it, which is what blocking needs.
+    """
+
+    profile = models.OneToOneField(
+        Profile, primary_key=True, on_delete=models.CASCADE, related_name="features"
+    )
+    first_name = models.CharField(max_length=100, null=True)  # noqa: DJ001
+    first_canon = models.CharField(max_length=100, null=True)  # noqa: DJ001
+    last_name = models.CharField(max_length=100, null=True)  # noqa: DJ001
+    date_of_birth = models.DateField(null=True)
+    postcode = models.CharField(max_length=20, null=True)  # noqa: DJ001
+    city = models.CharField(max_length=100, null=True)  # noqa: DJ001
+    street = models.CharField(max_length=200, null=True)  # noqa: DJ001
+
+    class Meta:
+        verbose_name_plural = "profile features"
+        indexes = [
+            models.Index(fields=["date_of_birth", "first_canon"], name="features_dob_first"),
+            models.Index(fields=["date_of_birth", "last_name"], name="features_dob_last"),
+            models.Index(fields=["last_name", "postcode"], name="features_last_postcode"),
+            models.Index(fields=["first_canon", "last_name", "city"],
+                         name="features_first_last_city"),
+            models.Index(fields=["date_of_birth", "postcode"], name="features_dob_postcode"),
+            # Swapped names: a's first name is b's last name.
+            models.Index(fields=["date_of_birth", "first_name"], name="features_dob_firstname"),
+            # Value frequencies (agreement weights) in incremental detection.
+            models.Index(fields=["postcode"], name="features_postcode"),
+            models.Index(fields=["city"], name="features_city"),
+        ]
+
+    def __str__(self):
+        return f"features of profile {self.profile_id}"
+
+
+class JunkValue(models.Model):
+    """A matchable value shared by more profiles than the junk limit: it makes no pairs."""
+
+    type = models.ForeignKey(IdentifierType, on_delete=models.CASCADE, related_name="+")
+    value = models.CharField(max_length=1000)
+    profiles = models.PositiveIntegerField(help_text="How many active profiles hold it.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-profiles"]
+        constraints = [
+            models.UniqueConstraint(fields=["type", "value"], name="junk_value_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.type_id}:{self.value} ({self.profiles} profiles)"
+
+
+class DetectionRun(models.Model):
+    """A full detection run: queued -> running -> succeeded | failed, with progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
+    stage = models.CharField(max_length=100, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    figures = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Detection run {self.pk}"

@@ -90,6 +90,27 @@ def openapi_document():
                     },
                 }
             },
+            "/api/v1/candidates": {
+                "get": {
+                    "summary": "Suspected duplicates with evidence, score and blocking reasons",
+                    "operationId": "listCandidates",
+                    "parameters": [
+                        {"name": "status", "in": "query", "required": False,
+                         "schema": {"type": "string",
+                                    "enum": ["open", "merged", "dismissed", "superseded"]}},
+                        {"name": "after", "in": "query", "required": False,
+                         "schema": {"type": "integer"},
+                         "description": "Keyset paging: candidates with a larger id"},
+                        {"name": "limit", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 500,
+                                    "default": 50}},
+                    ],
+                    "responses": {
+                        "200": _json("CandidatePage", "A page; `next` is the following one"),
+                        "400": ERROR, "401": ERROR,
+                    },
+                }
+            },
             "/api/v1/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -205,6 +226,51 @@ def openapi_document():
                                     "source": {"type": "string"},
                                     "firstSeen": {"type": "string", "format": "date-time"},
                                     "lastSeen": {"type": "string", "format": "date-time"},
+                                },
+                            },
+                        },
+                    },
+                },
+                "CandidatePage": {
+                    "type": "object",
+                    "properties": {
+                        "results": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Candidate"},
+                        },
+                        "next": {"type": "string", "nullable": True},
+                    },
+                },
+                "Candidate": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "status": {"type": "string"},
+                        "score": {"type": "number"},
+                        "autoMerge": {"type": "boolean"},
+                        "createdAt": {"type": "string", "format": "date-time"},
+                        "updatedAt": {"type": "string", "format": "date-time"},
+                        "profileIds": {"type": "array", "items": {"type": "integer"}},
+                        "evidence": {
+                            "type": "array", "items": {"type": "object"},
+                            "description": (
+                                "What matched: rule shared_value (type, value), collision "
+                                "(type, value), similar_people (each field's level and weight)"
+                            ),
+                        },
+                        "blockingReasons": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "code": {"type": "string", "enum": [
+                                        "unique_id_conflict", "access_contact_mismatch",
+                                        "previously_dismissed", "inactive_profile",
+                                        "merge_in_progress"]},
+                                    "title": {"type": "string"},
+                                    "evidence": {"type": "object"},
+                                    "rule": {"type": "string"},
+                                    "remedies": {"type": "array", "items": {"type": "object"}},
                                 },
                             },
                         },

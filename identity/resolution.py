@@ -14,23 +14,28 @@ The partial unique indexes are the backstop: an IntegrityError (or a profile mer
 waited) retries the whole batch, a few times, then gives up with ResolutionBusy.
 """
 
-import hashlib
 import json
 import random
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
+from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from identity.detection import FEATURE_FIELDS, match_features
+from identity.locks import lock_key
 from identity.models import (
     CandidateMember,
     DuplicateCandidate,
     Identifier,
     IdentifierType,
     IdentityConflict,
+    ProfileFeatures,
 )
+from identity.tasks import detect_for_profiles
 from profiles.attributes import apply_attributes, stamp
 from profiles.models import Profile
 
@@ -96,7 +101,12 @@ def resolve_writes(writes):
         try:
             with transaction.atomic():
                 batch = _Batch(writes)
-                return batch.resolve()
+                results = batch.resolve()
+                if settings.DETECT_ON_WRITE and batch.touched_ids:
+                    transaction.on_commit(
+                        partial(detect_for_profiles.delay, batch.touched_ids)
+                    )
+                return results
         except (_Retry, IntegrityError, OperationalError) as error:
             if isinstance(error, OperationalError) and not _is_lock_conflict(error):
                 raise
@@ -107,12 +117,6 @@ def resolve_writes(writes):
 def _is_lock_conflict(error):
     sqlstate = getattr(error.__cause__, "sqlstate", None)
     return sqlstate in ("40P01", "40001")  # deadlock detected, serialization failure
-
-
-def lock_key(namespace, value):
-    """A 64-bit advisory lock key for a value in a namespace (an identifier type's id)."""
-    digest = hashlib.blake2b(f"{namespace}:{value}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 @dataclass(eq=False)
@@ -354,7 +358,14 @@ class _Batch:
                     """,
                     [now, [p.id for p in changed], [Jsonb(p.attributes) for p in changed]],
                 )
+        created = [p for p, _ in self.new_profiles]
+        _store_features([*created, *changed])
         self._record_conflicts()
+        self.touched_ids = sorted(
+            {p.id for p in [*created, *changed]}
+            | {i.profile.id for i in self.new_identifiers}
+            | {p.id for target, holder, *_ in self.collisions for p in (target, holder)}
+        )
 
     def _record_conflicts(self):
         records = []
@@ -396,6 +407,17 @@ class _Batch:
                     in records
                 ],
             )
+
+
+def _store_features(profiles):
+    """Keep ProfileFeatures, the compact table detection joins on, in step with attributes."""
+    if profiles:
+        ProfileFeatures.objects.bulk_create(
+            [ProfileFeatures(profile_id=p.id, **match_features(p.attributes)) for p in profiles],
+            update_conflicts=True,
+            unique_fields=["profile"],
+            update_fields=FEATURE_FIELDS,
+        )
 
 
 def open_collision_candidate(profile_id, other_id, *, type_, value, observed_at):

@@ -1,6 +1,8 @@
 """Reads of profiles and identifiers, shaped for the API and pages."""
 
-from identity.models import Identifier
+from identity.blocking import blocking_reasons
+from identity.models import DuplicateCandidate, Identifier
+from identity.states import group_states
 from profiles.models import Profile
 
 
@@ -51,5 +53,54 @@ def profile_json(profile):
                 "lastSeen": identifier.last_seen.isoformat(),
             }
             for identifier in identifiers
+        ],
+    }
+
+
+def candidate_pages(*, status=None, after=0, page_size=100):
+    """Candidates in id order from `after` on, a page at a time, as JSON-ready dicts.
+
+    Each page takes a fixed number of queries (the candidates, their group states), whatever
+    its size.
+    """
+    while True:
+        page = candidates_after(status=status, after=after, limit=page_size)
+        if not page:
+            return
+        yield page
+        after = page[-1]["id"]
+
+
+def candidates_after(*, status=None, after=0, limit=100):
+    queryset = DuplicateCandidate.objects.filter(pk__gt=after).order_by("pk")
+    if status:
+        queryset = queryset.filter(status=status)
+    candidates = list(queryset[:limit])
+    states = group_states([c.pk for c in candidates])
+    return [candidate_json(c, states[c.pk]) for c in candidates]
+
+
+def candidate_json(candidate, state):
+    return {
+        "id": candidate.pk,
+        "status": candidate.status,
+        "score": candidate.score,
+        "autoMerge": candidate.auto_merge,
+        "createdAt": candidate.created_at.isoformat(),
+        "updatedAt": candidate.updated_at.isoformat(),
+        "profileIds": sorted(profile.id for profile in state.profiles),
+        "evidence": candidate.evidence,
+        "blockingReasons": [
+            {
+                "code": reason.code,
+                "title": reason.title,
+                "evidence": reason.evidence,
+                "rule": reason.rule,
+                "remedies": [
+                    {"code": r.code, "text": r.text, "permission": r.permission}
+                    for r in reason.remedies
+                ],
+            }
+            for reason in blocking_reasons(state)
         ],
     }

@@ -94,6 +94,8 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 max_connections = 200
+# An import batch locks every value it carries (advisory locks) in one transaction.
+max_locks_per_transaction = 1024
 CONF
     fi
     if as_owner "$bin/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then

@@ -51,6 +51,9 @@ settings.REDIS_URL = redis_url_with_db(settings.REDIS_URL, TEST_REDIS_DB)
 settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = settings.REDIS_URL
 celery_app.conf.update(broker_url=settings.REDIS_URL, result_backend=settings.REDIS_URL)
 settings.SECURE_SSL_REDIRECT = False
+# Writes queue incremental detection only in the tests that ask for it (settings fixture), so a
+# running test worker never changes another test's candidates.
+settings.DETECT_ON_WRITE = False
 settings.STORAGES = {
     **settings.STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from identity.locks import lock_key
 from identity.models import ApiToken, DuplicateCandidate, IdempotencyRecord, Identifier
-from identity.resolution import lock_key
 from profiles.models import Profile
 from tests.factories import make_token, post_json
 

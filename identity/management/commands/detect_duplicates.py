@@ -1,0 +1,51 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from identity.models import DetectionRun
+from identity.runs import execute_detection_run, queue_detection_run
+
+
+class Command(BaseCommand):
+    help = (
+        "Full duplicate detection. By default a Celery worker runs it and this command follows "
+        "its progress; --sync runs it in this process."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--sync", action="store_true", help="run here, not in a worker")
+        parser.add_argument(
+            "--no-wait", action="store_true", help="queue the run and return at once"
+        )
+
+    def handle(self, *args, sync=False, no_wait=False, **options):
+        bar = tqdm(total=100, unit="%", desc="detecting", file=self.stderr._out)
+        if sync:
+            run = DetectionRun.objects.create()
+
+            def advance(stage, percent):
+                bar.set_description(stage)
+                bar.update(percent - bar.n)
+
+            run = execute_detection_run(run.pk, on_progress=advance)
+        else:
+            run = queue_detection_run()
+            self.stdout.write(f"Detection run {run.pk} queued.")
+            if no_wait:
+                return
+            while run.status not in (DetectionRun.Status.SUCCEEDED, DetectionRun.Status.FAILED):
+                time.sleep(0.5)
+                run.refresh_from_db()
+                bar.set_description(run.stage or run.status)
+                bar.update(run.progress - bar.n)
+        bar.close()
+        if run.status == DetectionRun.Status.FAILED:
+            raise CommandError(f"detection run {run.pk} failed: {run.error}")
+        figures = run.figures
+        self.stdout.write(
+            f"Detection run {run.pk}: {figures['groups']} groups, {figures['created']} new, "
+            f"{figures['reopened']} reopened, {figures['superseded']} superseded, "
+            f"{figures['junk_values']} junk values, in "
+            f"{(run.finished_at - run.started_at).total_seconds():.1f} s."
+        )
