@@ -1,4 +1,5 @@
-"""Demo data: the duplicate causes of the SPEC, written through the real resolution service.
+"""Demo data: the duplicate causes of the SPEC, written through the real resolution service,
+then a full detection run, so the queue is alive.
 
 Deterministic (fixed random seed, fixed observation times), so seeding twice changes nothing.
 """
@@ -6,6 +7,7 @@ Deterministic (fixed random seed, fixed observation times), so seeding twice cha
 import random
 from datetime import UTC, datetime, timedelta
 
+from identity.detect import detect_all
 from identity.resolution import identifier_types, resolve_writes
 from identity.writes import parse_write
 from profiles.models import Profile, ProfileEvent
@@ -54,6 +56,14 @@ STORIES = [
     # Another profile's customer id given to someone else.
     ({"email": "ola.kowalski@example.com", "first_name": "Ola"}, "email", []),
     ({"email": "ola.kowalski@example.com", "customer_id": "C-1005"}, "email", []),
+    # The same man, no identifier in common: a nickname, the same birthday, one postcode typo'd.
+    ({"email": "jon.smith@example.com", "first_name": "Jon", "last_name": "Smithson",
+      "date_of_birth": "1984-07-12", "postcode": "02108", "city": "Boston"}, "email", []),
+    ({"customer_id": "C-1006", "first_name": "John", "last_name": "Smithson",
+      "date_of_birth": "1984-07-12", "postcode": "02180", "city": "Boston"}, "customer_id", []),
+    # A till's own phone typed for every walk-in customer: a junk value, no pairs.
+    *[({"email": f"walk.in.{n}@example.com", "phone": "(212) 555-0100"}, "email", [])
+      for n in range(60)],
 ]
 
 
@@ -99,6 +109,7 @@ def seed_demo_profiles(*, profiles=200):
     for resolution in resolutions:
         if resolution.created and rng.random() < 0.7:
             _orders(resolution.profile_id, rng)
+    detect_all()
     return Profile.objects.filter(status=Profile.Status.ACTIVE).count()
 
 

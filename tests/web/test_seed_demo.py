@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from identity.models import DuplicateCandidate, Identifier, IdentityConflict
+from identity.models import DuplicateCandidate, Identifier, IdentityConflict, JunkValue
 from profiles.models import Profile, ProfileEvent
 
 
@@ -49,3 +49,9 @@ def test_seed_demo_writes_the_stories_through_resolution_and_twice_changes_nothi
     assert DuplicateCandidate.objects.get(evidence__0__type="anonymous_id").auto_merge
     assert IdentityConflict.objects.filter(kind="conflict", value="C-2005").exists()
     assert Identifier.objects.filter(value="+12125550142").count() == 2  # the household phone
+    # Detection ran: the household is a candidate, Jon and John Smithson are similar people,
+    # the till's phone is junk.
+    rules = {e["rule"] for c in DuplicateCandidate.objects.filter(status="open")
+             for e in c.evidence}
+    assert rules >= {"collision", "shared_value", "similar_people"}
+    assert JunkValue.objects.filter(value="+12125550100").exists()
