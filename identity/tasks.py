@@ -9,13 +9,13 @@ def purge_idempotency_records():
     return idempotency.purge_expired()
 
 
-@shared_task
+@shared_task(ignore_result=True)
 def detect_for_profiles(profile_ids):
     """Incremental detection after a write or an import batch touched these profiles."""
     return detect.detect_for_profiles(profile_ids)
 
 
-@shared_task
+@shared_task(ignore_result=True)
 def run_detection(run_id):
     """Full duplicate detection (manage.py detect_duplicates queues it)."""
     from identity.runs import execute_detection_run

@@ -6,6 +6,7 @@ raises `InvalidWrite` naming the field. Nothing here does I/O beyond the types i
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -130,6 +131,8 @@ def _identifier_values(where, type_, value, grants_access):
             raise InvalidWrite(at, "an identifier cannot be null: leave it out")
         if isinstance(raw, str) and len(raw) > MAX_VALUE_LENGTH:
             raise InvalidWrite(at, f"the value is longer than {MAX_VALUE_LENGTH} characters")
+        if isinstance(raw, str) and "\x00" in raw:
+            raise InvalidWrite(at, "the value contains a NUL character")
         try:
             normalised = normalise(type_.normaliser, raw)
         except InvalidValue as error:
@@ -142,8 +145,13 @@ def _identifier_values(where, type_, value, grants_access):
 def _attribute_value(where, value):
     if value is not None and not isinstance(value, (str, int, float, bool)):
         raise InvalidWrite(where, "an attribute is text, a number, true/false or null")
-    if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
-        raise InvalidWrite(where, f"the value is longer than {MAX_VALUE_LENGTH} characters")
+    if isinstance(value, str):
+        if len(value) > MAX_VALUE_LENGTH:
+            raise InvalidWrite(where, f"the value is longer than {MAX_VALUE_LENGTH} characters")
+        if "\x00" in value:
+            raise InvalidWrite(where, "the value contains a NUL character")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidWrite(where, "the number is not finite")
     return value
 
 

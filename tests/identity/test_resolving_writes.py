@@ -299,3 +299,32 @@ def test_a_repeated_ambiguous_write_is_counted_on_one_record():
     )
     assert recorded.first_observed_at.isoformat() == at(5)
     assert recorded.last_observed_at.isoformat() == at(9)
+
+
+def test_an_identifier_seen_twice_in_one_batch_keeps_its_first_and_last_sighting():
+    from identity.resolution import identifier_types, resolve_writes
+    from identity.writes import parse_write
+
+    types = identifier_types()
+    resolve_writes([
+        parse_write({"record": {"email": "jane@example.com"}, "matchKey": "email",
+                     "observedAt": observed}, types=types)
+        for observed in (at(5), at(9), at(1))
+    ])
+
+    identifier = Identifier.objects.get()
+    assert identifier.first_seen.isoformat() == at(1)
+    assert identifier.last_seen.isoformat() == at(9)
+
+
+@pytest.mark.parametrize("record", [
+    {"email": "jane@example.com", "note": "a\x00b"},
+    {"email": "jane@example.com", "customer_id": "C\x001"},
+    {"email": "jane@example.com", "score": float("nan")},
+])
+def test_values_the_database_cannot_hold_are_refused(record):
+    from identity.resolution import identifier_types
+    from identity.writes import parse_write
+
+    with pytest.raises(InvalidWrite):
+        parse_write({"record": record, "matchKey": "email"}, types=identifier_types())
