@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from identity.blocking_codes import refresh_blocking_codes
 from identity.detection import COMPARED_FIELDS, CONFIG, FREQUENCY_COLUMNS, group_edges
 from identity.models import CandidateMember, DuplicateCandidate, JunkValue
 
@@ -421,17 +422,21 @@ def _reconcile(groups, *, scope, config):
                 "updated_at = %s WHERE id = ANY(%s)",
                 [now, now, chunk],
             )
+    created_ids = []
     for chunk in _chunks(creates, 5000):
         candidates = DuplicateCandidate.objects.bulk_create(
             DuplicateCandidate(evidence=evidence, score=score, auto_merge=auto_merge,
                                created_at=now, updated_at=now)
             for _, evidence, score, auto_merge in chunk
         )
+        created_ids += [candidate.pk for candidate in candidates]
         CandidateMember.objects.bulk_create(
             CandidateMember(candidate_id=candidate.pk, profile_id=profile_id)
             for candidate, (members, *_) in zip(candidates, chunk, strict=True)
             for profile_id in members
         )
+    # Kept candidates' codes follow the services that change their profiles' state.
+    refresh_blocking_codes([*created_ids, *(row[0] for row in reopens)])
     return {
         "groups": len(groups), "created": len(creates), "kept": len(updates),
         "reopened": len(reopens), "superseded": len(superseded),

@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -128,11 +130,22 @@ class DuplicateCandidate(models.Model):
     )
     dismissed_at = models.DateTimeField(null=True, blank=True)
     dismiss_reason = models.TextField(blank=True)
+    # The codes of identity.blocking.blocking_reasons for the profiles' state when last refreshed
+    # (identity.blocking_codes), so the queue can filter on them; pages show reasons afresh.
+    blocking_codes = ArrayField(models.CharField(max_length=32), default=list, blank=True)
 
     class Meta:
         indexes = [
-            # The queue: open candidates, newest first.
-            models.Index(fields=["status", "-created_at"], name="candidate_status_recent"),
+            # The queue: candidates of a status, newest or oldest first, paged by (created_at, id).
+            models.Index(fields=["status", "-created_at", "-id"],
+                         name="candidate_status_recent"),
+            # The queue sorted by score, paged by (score, id).
+            models.Index(fields=["status", "-score", "-id"], name="candidate_status_score"),
+            # The queue's "blocked" and "blocking reason" filters (&&, @>).
+            GinIndex(fields=["blocking_codes"], name="candidate_blocking_codes"),
+            # The queue's "evidence" and "identifier type" filters (evidence @> '[{...}]').
+            GinIndex(fields=["evidence"], opclasses=["jsonb_path_ops"],
+                     name="candidate_evidence"),
         ]
         permissions = [
             ("claim_candidate", "Can claim a suspected duplicate"),
@@ -275,6 +288,9 @@ class ProfileFeatures(models.Model):
             # Value frequencies (agreement weights) in incremental detection.
             models.Index(fields=["postcode"], name="features_postcode"),
             models.Index(fields=["city"], name="features_city"),
+            # Profile search by name (pg_trgm: %, %>).
+            GinIndex(fields=["first_name"], opclasses=["gin_trgm_ops"], name="features_first_trgm"),
+            GinIndex(fields=["last_name"], opclasses=["gin_trgm_ops"], name="features_last_trgm"),
         ]
 
     def __str__(self):

@@ -25,6 +25,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from identity.blocking_codes import refresh_blocking_codes_of_profiles
 from identity.detection import FEATURE_FIELDS, match_features
 from identity.locks import lock_key
 from identity.models import (
@@ -101,6 +102,8 @@ def resolve_writes(writes):
             with transaction.atomic():
                 batch = _Batch(writes)
                 results = batch.resolve()
+                # Identifiers changed: the queue's stored blocking codes must follow.
+                refresh_blocking_codes_of_profiles(batch.touched_ids)
                 if settings.DETECT_ON_WRITE and batch.touched_ids:
                     transaction.on_commit(
                         partial(detect_for_profiles.delay, batch.touched_ids)

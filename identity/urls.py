@@ -5,5 +5,14 @@ from identity import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("queue/", views.queue, name="queue"),
+    path("queue/export.csv", views.queue_export, name="queue_export"),
+    path("queue/dismiss/", views.dismiss_many, name="queue_dismiss"),
+    path("queue/<int:pk>/", views.review, name="review"),
+    path("queue/<int:pk>/claim/", views.claim, name="candidate_claim"),
+    path("queue/<int:pk>/unclaim/", views.unclaim, name="candidate_unclaim"),
+    path("queue/<int:pk>/dismiss/", views.dismiss, name="candidate_dismiss"),
+    path("queue/<int:pk>/merge/", views.merge, name="candidate_merge"),
+    path("identifiers/<int:pk>/edit/", views.identifier_edit, name="identifier_edit"),
+    path("identifiers/<int:pk>/remove/", views.identifier_remove, name="identifier_remove"),
     path("settings/identifier-types/", views.identifier_types, name="identifier_types"),
 ]

@@ -4,4 +4,5 @@ from profiles import views
 
 urlpatterns = [
     path("", views.search, name="profile_search"),
+    path("<int:pk>/", views.detail, name="profile_detail"),
 ]

@@ -1,8 +1,35 @@
-from django.shortcuts import render
+"""Profile search and the profile page (SPEC 8: /profiles/, /profiles/<id>/)."""
 
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+
+from identity.selectors import survivor_of
+from profiles.models import Profile
 from profiles.permissions import require_permission
+from profiles.selectors import profile_page, profile_search
 
 
 @require_permission("profiles.view_profile")
 def search(request):
-    return render(request, "coming.html", {"title": "Profiles", "nav": "profiles"})
+    query = request.GET.get("q", "")
+    context = {"query": query, "results": profile_search(query), "nav": "profiles"}
+    if request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
+        return render(request, "profiles/partials/results.html", context)
+    return render(request, "profiles/search.html", context)
+
+
+@require_permission("profiles.view_profile")
+def detail(request, pk):
+    """A merged id lands on its survivor, with a notice saying so."""
+    profile = get_object_or_404(Profile, pk=pk)
+    if profile.status == Profile.Status.MERGED:
+        survivor = survivor_of(profile)
+        messages.info(
+            request, f"Profile #{profile.pk} was merged into profile #{survivor.pk}: "
+                     f"showing the survivor."
+        )
+        return redirect("profile_detail", survivor.pk)
+    return render(request, "profiles/detail.html", {
+        "page": profile_page(profile), "user_perms": request.user.get_all_permissions(),
+        "nav": "profiles",
+    })

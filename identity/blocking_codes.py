@@ -1,0 +1,54 @@
+"""Keeping `DuplicateCandidate.blocking_codes` in step with the profiles' state.
+
+The queue filters on the stored codes ("blocked", "blocking reason") with a GIN index; pages
+still judge each row afresh with identity.blocking. Whatever changes a group's state calls one
+of these in its transaction: detection saving candidates, writes changing identifiers,
+dismissals, identifier edits, merge jobs starting and finishing, identifier-type changes.
+"""
+
+from django.db import connection
+
+from identity.blocking import blocking_reasons
+from identity.models import CandidateMember, DuplicateCandidate
+from identity.states import group_states
+
+CHUNK = 2000
+
+
+def refresh_blocking_codes(candidate_ids):
+    """Store the blocking codes of these candidates; returns how many rows changed.
+
+    Five queries per 2,000 candidates (their group states, one UPDATE).
+    """
+    ids = sorted(set(candidate_ids))
+    changed = 0
+    for start in range(0, len(ids), CHUNK):
+        states = group_states(ids[start:start + CHUNK])
+        codes = {
+            pk: list(dict.fromkeys(reason.code for reason in blocking_reasons(state)))
+            for pk, state in states.items()
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE identity_duplicatecandidate c SET blocking_codes = u.codes::varchar[]
+                FROM unnest(%s::bigint[], %s::text[]) AS u(id, codes)
+                WHERE c.id = u.id AND c.blocking_codes IS DISTINCT FROM u.codes::varchar[]
+                """,
+                [list(codes), ["{" + ",".join(found) + "}" for found in codes.values()]],
+            )
+            changed += cursor.rowcount
+    return changed
+
+
+def refresh_blocking_codes_of_profiles(profile_ids):
+    """Refresh the open candidates these profiles are in (one query when they are in none)."""
+    if not profile_ids:
+        return 0
+    candidate_ids = list(
+        CandidateMember.objects.filter(
+            profile_id__in=list(profile_ids),
+            candidate__status=DuplicateCandidate.Status.OPEN,
+        ).values_list("candidate_id", flat=True)
+    )
+    return refresh_blocking_codes(candidate_ids)

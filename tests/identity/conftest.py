@@ -1,0 +1,78 @@
+"""Suspected duplicates for the queue and review pages, made as the product makes them: writes
+through resolution, then detection, then the stored blocking codes refreshed (as detection does
+once it is wired to refresh_blocking_codes)."""
+
+import pytest
+
+from identity.blocking_codes import refresh_blocking_codes
+from identity.detect import detect_all
+from identity.models import DuplicateCandidate
+from identity.resolution import identifier_types, resolve_writes
+from identity.writes import parse_write
+from tests.factories import write
+
+
+def detect():
+    detect_all()
+    refresh_blocking_codes(DuplicateCandidate.objects.values_list("pk", flat=True))
+
+
+def candidate_of(*profile_ids):
+    """The candidate holding exactly these profiles."""
+    wanted = set(profile_ids)
+    for candidate in DuplicateCandidate.objects.all():
+        if set(candidate.profiles.values_list("pk", flat=True)) == wanted:
+            return candidate
+    raise LookupError(f"no candidate of {sorted(wanted)}")
+
+
+@pytest.fixture
+def household(db):
+    """Maria and Carlos Garcia: one landline, each their own loyalty card (blocked)."""
+    maria = write(
+        {"email": "maria.garcia@example.com", "phone": "(212) 555-0142",
+         "loyalty_card": "LC-40017", "first_name": "Maria", "last_name": "Garcia",
+         "city": "New York"},
+        "email", accessContacts=["email"], source="webshop",
+    ).profile_id
+    carlos = write(
+        {"loyalty_card": "LC-40018", "phone": "+1 212 555 0142", "first_name": "Carlos",
+         "last_name": "Garcia", "city": "New York"},
+        "loyalty_card", accessContacts=["loyalty_card"], source="till",
+    ).profile_id
+    return maria, carlos
+
+
+@pytest.fixture
+def ken(db):
+    """Ken Okafor by phone at the till and by email online: one person (not blocked)."""
+    online = write({"phone": "646.555.0199", "email": "ken.okafor@example.com",
+                    "first_name": "Ken", "last_name": "Okafor"}, "email").profile_id
+    till = write({"customer_id": "C-1004", "phone": "+16465550199", "first_name": "Kenneth",
+                  "last_name": "Okafor"}, "customer_id").profile_id
+    return online, till
+
+
+def population(size=100):
+    """Other customers, so that names and postcodes have realistic frequencies."""
+    types = identifier_types()
+    resolve_writes([
+        parse_write({"record": {
+            "email": f"p{n}@example.com", "first_name": f"Name{n}", "last_name": f"Family{n % 7}",
+            "date_of_birth": f"{1940 + n % 60}-01-0{1 + n % 9}", "postcode": f"9{n:04}",
+        }, "matchKey": "email"}, types=types)
+        for n in range(size)
+    ])
+
+
+@pytest.fixture
+def smithsons(db):
+    """Jon and John Smithson: no identifier in common, similar people (among 100 others)."""
+    population()
+    jon = write({"email": "jon.smith@example.com", "first_name": "Jon", "last_name": "Smithson",
+                 "date_of_birth": "1984-07-12", "postcode": "02108", "city": "Boston"},
+                "email").profile_id
+    john = write({"customer_id": "C-1006", "first_name": "John", "last_name": "Smithson",
+                  "date_of_birth": "1984-07-12", "postcode": "02180", "city": "Boston"},
+                 "customer_id").profile_id
+    return jon, john
