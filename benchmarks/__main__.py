@@ -11,7 +11,7 @@ import sys
 
 import django
 
-BENCHMARKS = ["upsert_api", "import_csv"]
+BENCHMARKS = ["upsert_api", "import_csv", "detection", "queue"]
 
 
 def main():

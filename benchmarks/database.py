@@ -1,0 +1,47 @@
+"""A database of a benchmark's own, beside the demo's, dropped when the benchmark ends."""
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def bench_database(name, *, keep=False):
+    """Create and migrate database `name`; yields (its URL, an environment pointing at it).
+
+    Writes in that environment queue no detection tasks: no worker serves the bench database,
+    and the demo's worker must never be handed its profile ids.
+    """
+    admin_url = os.environ["DATABASE_URL"]
+    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    env = {**os.environ, "DATABASE_URL": url, "DETECT_ON_WRITE": "false",
+           "SECURE_SSL_REDIRECT": "false"}
+    env.pop("DEBUG", None)
+    with psycopg.connect(make_conninfo(admin_url), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        manage(env, "migrate", "--no-input")
+        yield url, env
+    finally:
+        if not keep:
+            with psycopg.connect(make_conninfo(admin_url), autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def manage(env, *command):
+    done = subprocess.run(
+        [sys.executable, "manage.py", *command], cwd=PROJECT, env=env,
+        capture_output=True, text=True,
+    )
+    if done.returncode:
+        raise RuntimeError(f"manage.py {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout

@@ -1,0 +1,154 @@
+"""The queue page at a million profiles (SPEC 12): server time and SQL queries per request.
+
+Fills a database of its own with 1,000,000 profiles and 100,000 open candidates (a fifth of them
+blocked) in SQL, then renders /queue/ in a separate process through Django's test client as a
+logged-in steward: the first page, a page 200 pages deep, and five filter combinations.
+Target: p95 under 100 ms on the server, the same number of queries whatever the page size.
+"""
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from benchmarks.database import PROJECT, bench_database
+
+DEFAULT_PROFILES = 1_000_000
+CANDIDATES = 100_000
+REQUESTS = 30
+TARGET_P95_MS = 100
+SCENARIOS = [
+    ("first page", "/queue/"),
+    ("deep page (200 pages in)", None),
+    ("blocked only", "/queue/?blocked=yes"),
+    ("reason unique_id_conflict, by score", "/queue/?reason=unique_id_conflict&sort=score"),
+    ("shared values, unassigned", "/queue/?evidence=shared_value&assignee=unassigned"),
+    ("score 10 to 20, oldest first", "/queue/?score_min=10&score_max=20&sort=oldest"),
+    ("matched on phone, waiting > 7 days", "/queue/?type=phone&age=week_plus"),
+]
+
+
+def run(args):
+    profiles = args.rows or DEFAULT_PROFILES
+    with bench_database("mergeguard_bench_queue") as (url, env):
+        started = time.perf_counter()
+        _fill(url, profiles)
+        print(f"filled {profiles:,} profiles and {CANDIDATES:,} open candidates in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+        subprocess.run([sys.executable, "-m", "benchmarks.queue"], cwd=PROJECT, env=env,
+                       check=True)
+
+
+def _fill(url, profiles):
+    with psycopg.connect(make_conninfo(url)) as conn:
+        conn.execute("""
+            INSERT INTO profiles_profile (id, status, attributes, created_at, updated_at)
+            SELECT g, 'active', jsonb_build_object(
+                'first_name', jsonb_build_object('v', (ARRAY['Ann','Bob','Cy','Dee','Eli',
+                    'Fay','Gus','Hal','Ivy','Jo'])[1 + g %% 10], 't', '2026-01-01T00:00:00Z'),
+                'last_name', jsonb_build_object('v', 'Family' || (g %% 5000),
+                    't', '2026-01-01T00:00:00Z')),
+                now(), now()
+            FROM generate_series(1, %(n)s) g
+        """, {"n": profiles})
+        conn.execute("SELECT setval(pg_get_serial_sequence('profiles_profile', 'id'), %s)",
+                     [profiles])
+        conn.execute("""
+            INSERT INTO identity_identifier (profile_id, type_id, raw_value, value, is_current,
+                is_unique, is_single_valued, grants_access, source, first_seen, last_seen)
+            SELECT g, t.id, 'person' || g || '@example.com', 'person' || g || '@example.com',
+                   true, true, false, true, 'bench', now(), now()
+            FROM generate_series(1, %(n)s) g, identity_identifiertype t WHERE t.key = 'email'
+            UNION ALL
+            SELECT g, t.id, '+1212' || lpad(((g + 1) / 2 %% 10000000)::text, 7, '0'),
+                   '+1212' || lpad(((g + 1) / 2 %% 10000000)::text, 7, '0'),
+                   true, false, false, false, 'bench', now(), now()
+            FROM generate_series(1, %(pairs)s) g, identity_identifiertype t WHERE t.key = 'phone'
+        """, {"n": profiles, "pairs": CANDIDATES * 2})
+        conn.execute("""
+            INSERT INTO identity_duplicatecandidate (id, status, evidence, score, auto_merge,
+                created_at, updated_at, blocking_codes, dismiss_reason)
+            SELECT c, 'open', jsonb_build_array(jsonb_build_object(
+                       'rule', 'shared_value', 'type', 'phone',
+                       'value', '+1212' || lpad((c %% 10000000)::text, 7, '0'),
+                       'profiles', jsonb_build_array(2 * c - 1, 2 * c), 'score', 12)),
+                   10 + (c %% 25), false,
+                   now() - (c %% 60) * interval '1 day' - c * interval '1 second', now(),
+                   CASE WHEN c %% 5 = 0 THEN ARRAY['unique_id_conflict']::varchar[]
+                        ELSE ARRAY[]::varchar[] END, ''
+            FROM generate_series(1, %(n)s) c
+        """, {"n": CANDIDATES})
+        conn.execute("SELECT setval(pg_get_serial_sequence('identity_duplicatecandidate', 'id'),"
+                     " %s)", [CANDIDATES])
+        conn.execute("""
+            INSERT INTO identity_candidatemember (candidate_id, profile_id)
+            SELECT c, 2 * c - 1 FROM generate_series(1, %(n)s) c
+            UNION ALL SELECT c, 2 * c FROM generate_series(1, %(n)s) c
+        """, {"n": CANDIDATES})
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+
+
+def _measure():
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth.models import Group, User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from merges.roles import STEWARD
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    steward = User.objects.create_user("bench-steward")
+    steward.groups.add(Group.objects.get(name=STEWARD))
+    client = Client()
+    client.force_login(steward)
+
+    def timed(url):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get(url)
+            elapsed = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200, (url, response.status_code)
+        return elapsed, len(queries), response.content.decode()
+
+    url = "/queue/"
+    for _ in range(200):
+        found = re.search(r'href="(\?[^"]*)"[^>]*rel="next"', timed(url)[2])
+        url = "/queue/" + found.group(1).replace("&amp;", "&")
+    print(f"{'scenario':<40} {'p50 ms':>7} {'p95 ms':>7} {'queries':>8} {'q@25':>5} {'q@100':>6}")
+    worst = 0.0
+    for name, scenario_url in SCENARIOS:
+        target = scenario_url or url
+        timed(target)  # warm
+        times, counts = [], set()
+        for _ in range(REQUESTS):
+            elapsed, count, _ = timed(target)
+            times.append(elapsed)
+            counts.add(count)
+        joiner = "&" if "?" in target else "?"
+        small = timed(f"{target}{joiner}size=25")[1]
+        large = timed(f"{target}{joiner}size=100")[1]
+        p95 = statistics.quantiles(times, n=20)[-1]
+        worst = max(worst, p95)
+        print(f"{name:<40} {statistics.median(times):>7.1f} {p95:>7.1f} "
+              f"{'/'.join(map(str, sorted(counts))):>8} {small:>5} {large:>6}")
+    verdict = "meets" if worst < TARGET_P95_MS else "misses"
+    print(f"worst p95 {worst:.1f} ms: {verdict} the target of {TARGET_P95_MS} ms "
+          "(50 rows a page; queries must not change with the page size)")
+
+
+if __name__ == "__main__":
+    _measure()
