@@ -21,10 +21,11 @@ import sys
 import time
 import unicodedata
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import make_conninfo
+
+from benchmarks.database import bench_database
 
 BENCH_DB = "mergeguard_bench"
 DEFAULT_ROWS = 1_000_000
@@ -73,12 +74,6 @@ MASK = (1 << 64) - 1
 
 def run(args):
     rows = args.rows or DEFAULT_ROWS
-    admin_url = os.environ["DATABASE_URL"]
-    bench_url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{BENCH_DB}"))
-    # No detection tasks are queued: the bench database has no worker, and the demo's worker must
-    # not be handed the bench's profile ids.
-    env = {**os.environ, "DATABASE_URL": bench_url, "DETECT_ON_WRITE": "false"}
-    env.pop("DEBUG", None)
     WORKDIR.mkdir(parents=True, exist_ok=True)
     path = WORKDIR / f"people-{rows}.csv"
     rejects = path.with_name(f"{path.name}.rejects.csv")
@@ -90,13 +85,11 @@ def run(args):
         f"wrote {rows:,} rows ({people:,} people, {size_mb:,.1f} MB) to {path.relative_to(PROJECT)}"
         f" in {time.perf_counter() - started:.1f} s", flush=True,
     )
-    _recreate_database(admin_url)
     try:
-        _manage(env, "migrate", "--no-input")
-        seconds, cpu_seconds, peak_mb = _import(env, path, rejects)
-        counts = _counts(bench_url)
+        with bench_database(BENCH_DB) as (bench_url, env):
+            seconds, cpu_seconds, peak_mb = _import(env, path, rejects)
+            counts = _counts(bench_url)
     finally:
-        _drop_database(admin_url)
         path.unlink(missing_ok=True)
         rejects.unlink(missing_ok=True)
 
@@ -221,29 +214,3 @@ def _counts(bench_url):
         }
 
 
-def _admin_connection(admin_url):
-    return psycopg.connect(make_conninfo(admin_url), autocommit=True)
-
-
-def _recreate_database(admin_url):
-    with _admin_connection(admin_url) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")  # from template1, with its extensions
-
-
-def _drop_database(admin_url):
-    try:
-        with _admin_connection(admin_url) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    except psycopg.Error as error:
-        print(f"could not drop {BENCH_DB}: {error}", file=sys.stderr)
-
-
-def _manage(env, *command):
-    done = subprocess.run(
-        [sys.executable, "manage.py", *command], cwd=PROJECT, env=env,
-        capture_output=True, text=True,
-    )
-    if done.returncode:
-        raise RuntimeError(f"manage.py {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout

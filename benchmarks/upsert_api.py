@@ -50,6 +50,8 @@ import psycopg
 import redis
 from psycopg.conninfo import make_conninfo
 
+from benchmarks.database import bench_database, manage
+
 BENCH_DB = "mergeguard_bench_api"  # + "_<pid>", so that two runs at once do not meet
 CLIENTS = 8
 DEFAULT_ROWS = 40_000
@@ -91,91 +93,68 @@ def run(args):
         raise SystemExit(f"BENCH_SERVER must be one of {', '.join(SERVERS)}, not {chosen!r}")
     servers = [chosen] if chosen else list(SERVERS)
 
-    admin_url = os.environ["DATABASE_URL"]
     database = f"{BENCH_DB}_{os.getpid()}"
-    bench_url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{database}"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": bench_url,
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("DEBUG", None)
     logdir = tempfile.mkdtemp(prefix="bench-upsert-api-")
     server = None
     worker_pids = set()
     broker = _Broker(os.environ["REDIS_URL"])
-    env["REDIS_URL"] = broker.url
-    _recreate_database(admin_url, database)
-    # A plain `kill` ends the run through the finally below, which drops the database.
+    # A plain `kill` ends the run through the finally blocks, which drop the database.
     previous_handler = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        _manage(env, "migrate", "--no-input")
-        token = _manage(env, "create_api_token", f"bench-{os.getpid()}-{time.time_ns()}").strip()
+        with bench_database(database) as (bench_url, env):
+            # Writes queue detection as in production, on a Redis database of the bench's own.
+            env.update(ALLOWED_HOSTS="127.0.0.1", LOG_LEVEL="WARNING", DETECT_ON_WRITE="true",
+                       REDIS_URL=broker.url)
+            token = manage(
+                env, "create_api_token", f"bench-{os.getpid()}-{time.time_ns()}"
+            ).strip()
+            try:
+                trials = {}
+                if len(servers) > 1:
+                    trial_rows = min(rows, max(2_000, rows // 5))
+                    for name in servers:
+                        _reset_data(bench_url)
+                        server = _Server(name, env, logdir)
+                        try:
+                            result = _load(server.port, token, trial_rows,
+                                           min(pool_size, trial_rows // 4))
+                        finally:
+                            worker_pids |= server.stop()
+                            server = None
+                        trials[name] = result
+                        print(
+                            f"trial {name:<12} {trial_rows:,} writes: {result['rate']:,.0f} "
+                            f"writes/s, p95 {result['p95']:.1f} ms, failures "
+                            f"{result['failures']}", flush=True,
+                        )
+                    best = max(trials, key=lambda name: trials[name]["rate"])
+                else:
+                    best = servers[0]
 
-        trials = {}
-        if len(servers) > 1:
-            trial_rows = min(rows, max(2_000, rows // 5))
-            for name in servers:
                 _reset_data(bench_url)
-                server = _Server(name, env, logdir)
-                try:
-                    result = _load(server.port, token, trial_rows, min(pool_size, trial_rows // 4))
-                finally:
+                server = _Server(best, env, logdir)
+                meter = _CpuMeter(server.proc.pid, database)
+                result = _load(server.port, token, rows, pool_size, meter)
+                measured_workers = server.stop()
+                worker_pids |= measured_workers
+                server = None
+                check = _check_database(bench_url, pool_size + _new_people(rows))
+                check["queued"] = broker.queued(measured_workers)
+                _report(best, rows, pool_size, result, check)
+                shutil.rmtree(logdir, ignore_errors=True)
+            finally:
+                if server is not None:
                     worker_pids |= server.stop()
-                    server = None
-                trials[name] = result
-                print(
-                    f"trial {name:<12} {trial_rows:,} writes: {result['rate']:,.0f} writes/s, "
-                    f"p95 {result['p95']:.1f} ms, failures {result['failures']}", flush=True,
-                )
-            best = max(trials, key=lambda name: trials[name]["rate"])
-        else:
-            best = servers[0]
-
-        _reset_data(bench_url)
-        server = _Server(best, env, logdir)
-        meter = _CpuMeter(server.proc.pid, database)
-        result = _load(server.port, token, rows, pool_size, meter)
-        measured_workers = server.stop()
-        worker_pids |= measured_workers
-        server = None
-        check = _check_database(bench_url, pool_size + _new_people(rows))
-        check["queued"] = broker.queued(measured_workers)
-        _report(best, rows, pool_size, result, check)
-        shutil.rmtree(logdir, ignore_errors=True)
+                broker.remove_tasks_of(worker_pids)
     finally:
-        if server is not None:
-            worker_pids |= server.stop()
-        broker.remove_tasks_of(worker_pids)
-        _drop_database(admin_url, database)
         signal.signal(signal.SIGTERM, previous_handler)
 
 
 # -- database and server ---------------------------------------------------------------------
 
 
-def _admin_connection(admin_url):
-    return psycopg.connect(make_conninfo(admin_url), autocommit=True)
-
-
 def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
-
-
-def _recreate_database(admin_url, database):
-    with _admin_connection(admin_url) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {database}")
-
-
-def _drop_database(admin_url, database):
-    try:
-        with _admin_connection(admin_url) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-    except psycopg.Error as error:
-        print(f"could not drop {database}: {error}", file=sys.stderr)
 
 
 def _reset_data(bench_url):
@@ -189,14 +168,6 @@ def _reset_data(bench_url):
         conn.execute("VACUUM ANALYZE")
 
 
-def _manage(env, *command):
-    done = subprocess.run(
-        [sys.executable, "manage.py", *command], cwd=PROJECT, env=env,
-        capture_output=True, text=True,
-    )
-    if done.returncode:
-        raise RuntimeError(f"manage.py {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
 
 
 def _free_port():
