@@ -2,7 +2,7 @@
 
 import json
 
-from identity.resolution import identifier_types, resolve_write
+from identity.resolution import identifier_types, resolve_write, resolve_writes
 from identity.tokens import create_api_token
 from identity.writes import parse_write
 from profiles.models import Profile
@@ -16,6 +16,18 @@ def write(record, match_key, **options):
 
 def make_profile(match_key="email", **record):
     return Profile.objects.get(pk=write(record, match_key).profile_id)
+
+
+def population(size=100):
+    """Other customers, so that names and postcodes have realistic frequencies."""
+    types = identifier_types()
+    resolve_writes([
+        parse_write({"record": {
+            "email": f"p{n}@example.com", "first_name": f"Name{n}", "last_name": f"Family{n % 7}",
+            "date_of_birth": f"{1940 + n % 60}-01-0{1 + n % 9}", "postcode": f"9{n:04}",
+        }, "matchKey": "email"}, types=types)
+        for n in range(size)
+    ])
 
 
 def make_token(name="webshop"):

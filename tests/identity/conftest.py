@@ -7,9 +7,7 @@ import pytest
 from identity.blocking_codes import refresh_blocking_codes
 from identity.detect import detect_all
 from identity.models import DuplicateCandidate
-from identity.resolution import identifier_types, resolve_writes
-from identity.writes import parse_write
-from tests.factories import write
+from tests.factories import population, write
 
 
 def detect():
@@ -51,18 +49,6 @@ def ken(db):
     till = write({"customer_id": "C-1004", "phone": "+16465550199", "first_name": "Kenneth",
                   "last_name": "Okafor"}, "customer_id").profile_id
     return online, till
-
-
-def population(size=100):
-    """Other customers, so that names and postcodes have realistic frequencies."""
-    types = identifier_types()
-    resolve_writes([
-        parse_write({"record": {
-            "email": f"p{n}@example.com", "first_name": f"Name{n}", "last_name": f"Family{n % 7}",
-            "date_of_birth": f"{1940 + n % 60}-01-0{1 + n % 9}", "postcode": f"9{n:04}",
-        }, "matchKey": "email"}, types=types)
-        for n in range(size)
-    ])
 
 
 @pytest.fixture

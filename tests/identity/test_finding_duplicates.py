@@ -11,7 +11,7 @@ from identity.states import group_states
 from identity.writes import parse_write
 from merges.services import dismiss_candidate
 from profiles.models import Profile
-from tests.factories import write
+from tests.factories import population, write
 
 pytestmark = pytest.mark.django_db
 
@@ -128,18 +128,6 @@ def test_jon_and_john_smith_born_the_same_day_are_found_but_not_john_smith_and_m
     assert similar["fields"]["first_name"]["level"] == "nickname"
     assert similar["fields"]["date_of_birth"]["level"] == "exact"
     assert similar["fields"]["last_name"]["weight"] > 0
-
-
-def population(size=100):
-    """Other customers, so that names and postcodes have realistic frequencies."""
-    types = identifier_types()
-    resolve_writes([
-        parse_write({"record": {
-            "email": f"p{n}@example.com", "first_name": f"Name{n}", "last_name": f"Family{n % 7}",
-            "date_of_birth": f"{1940 + n % 60}-01-0{1 + n % 9}", "postcode": f"9{n:04}",
-        }, "matchKey": "email"}, types=types)
-        for n in range(size)
-    ])
 
 
 def test_swapped_names_and_a_birth_date_with_swapped_digits_are_still_found():
