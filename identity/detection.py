@@ -128,17 +128,22 @@ class DetectionConfig:
         BlockingKey("same first name, surname and city", ("first_canon", "last_name", "city")),
         BlockingKey("same date of birth and postcode", ("date_of_birth", "postcode")),
         BlockingKey("first and last name swapped", ("date_of_birth",), swapped=True),
+        BlockingKey("first and last name swapped, same postcode", ("postcode",), swapped=True),
     )
     # Names, postcode and city: agreement weighs log2(m/u) with u the value's own frequency
     # among profiles (floored at min_u); `u` below only sets the disagreement weight.
-    first_name: FieldWeights = FieldWeights(m=0.9, u=0.01, close=2.0, nickname=5.0)
-    last_name: FieldWeights = FieldWeights(m=0.92, u=0.001, close=3.0)
+    # m measured on the benchmark's true pairs: a completely different first name, surname or
+    # date of birth is rare in one person's profiles (under 1%).
+    first_name: FieldWeights = FieldWeights(m=0.995, u=0.01, close=4.0, nickname=5.0)
+    last_name: FieldWeights = FieldWeights(m=0.995, u=0.001, close=5.0)
     min_u: float = 1e-5
     swapped_penalty: float = 1.0
-    date_of_birth: FieldWeights = FieldWeights(m=0.97, u=1 / 20000, close=8.0)
-    postcode: FieldWeights = FieldWeights(m=0.8, u=1 / 5000)
+    date_of_birth: FieldWeights = FieldWeights(m=0.995, u=1 / 20000, close=8.0)
+    postcode: FieldWeights = FieldWeights(m=0.9, u=1 / 5000)
+    # City counts only where a postcode is missing: the postcode already says the city.
     city: FieldWeights = FieldWeights(m=0.85, u=1 / 100)
-    street: FieldWeights = FieldWeights(m=0.75, u=1 / 50000, close=5.0)
+    # u given the same postcode (street is compared for pairs that share a postcode mostly).
+    street: FieldWeights = FieldWeights(m=0.75, u=1 / 50, close=3.0)
     # Evidence weights of the other rules, on the same scale, for the candidate's score.
     shared_value_weights: dict = field(
         default_factory=lambda: {"email": 25.0, "phone": 12.0, "default": 15.0}
