@@ -26,6 +26,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from benchmarks.database import bench_database
+from benchmarks.people import AREAS, PHONE_FORMATS
 
 BENCH_DB = "mergeguard_bench"
 DEFAULT_ROWS = 1_000_000
@@ -60,15 +61,6 @@ CITIES = [
 ]
 DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com",
            "proton.me", "comcast.net", "example.org", "mail.com"]
-# Area codes in service, so that every generated number is a valid US number.
-AREAS = [
-    "201", "202", "205", "206", "212", "213", "214", "215", "303", "305", "312", "313", "404",
-    "407", "412", "415", "503", "512", "602", "614", "617", "646", "702", "713", "718", "720",
-    "773", "804", "816", "817", "832", "858", "901", "904", "914", "917", "919", "949", "972",
-]
-PHONE_FORMATS = [
-    "({a}) {e}-{l}", "{a}-{e}-{l}", "+1 {a} {e} {l}", "{a}.{e}.{l}", "1{a}{e}{l}", "{a}{e}{l}",
-]
 MASK = (1 << 64) - 1
 
 
