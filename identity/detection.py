@@ -237,26 +237,6 @@ def match_features(attributes):
     }
 
 
-# -- comparisons (the same levels the SQL computes, for explanations and tests) -------------------
-
-
-def dob_level(a, b):
-    """'exact', 'close' (one digit wrong, two digits swapped, day and month swapped) or 'far'."""
-    if a == b:
-        return "exact"
-    sa, sb = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
-    differing = [i for i in range(8) if sa[i] != sb[i]]
-    if len(differing) == 1:
-        return "close"
-    if len(differing) == 2:
-        i, j = differing
-        if j == i + 1 and sa[i] == sb[j] and sa[j] == sb[i]:
-            return "close"
-    if (a.year, a.month, a.day) == (b.year, b.day, b.month):
-        return "close"
-    return "far"
-
-
 # -- grouping -------------------------------------------------------------------------------------
 
 

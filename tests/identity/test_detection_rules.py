@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from identity.detection import CONFIG, dob_level, group_edges, match_features
+from identity.detection import CONFIG, group_edges, match_features
 
 
 def attrs(**values):
@@ -26,14 +26,6 @@ def test_missing_or_unusable_fields_are_none():
     features = match_features(attrs(first_name="", date_of_birth="not a date", city=None))
 
     assert set(features.values()) == {None}
-
-
-def test_date_of_birth_levels():
-    assert dob_level(date(1984, 7, 12), date(1984, 7, 12)) == "exact"
-    assert dob_level(date(1984, 7, 12), date(1984, 7, 21)) == "close"  # digits swapped
-    assert dob_level(date(1984, 7, 12), date(1984, 7, 13)) == "close"  # one digit wrong
-    assert dob_level(date(1984, 7, 12), date(1984, 12, 7)) == "close"  # day and month swapped
-    assert dob_level(date(1984, 7, 12), date(1990, 3, 1)) == "far"
 
 
 def edge(a, b, score):

@@ -148,6 +148,24 @@ def test_swapped_names_and_a_birth_date_with_swapped_digits_are_still_found():
     assert frozenset({c, d}) in found
 
 
+@pytest.mark.parametrize(("written", "other"), [
+    ("1984-07-12", "1984-07-21"),  # two digits swapped
+    ("1984-07-12", "1984-07-13"),  # one digit wrong
+    ("1984-07-12", "1984-12-07"),  # day and month swapped
+])
+def test_a_birth_date_typo_is_a_close_match_in_the_evidence(written, other):
+    population()
+    a = person(email="a@example.com", first_name="Ingrid", last_name="Vasquez-Olsen",
+               date_of_birth=written, postcode="10001")
+    b = person(email="b@example.com", first_name="Ingrid", last_name="Vasquez-Olsen",
+               date_of_birth=other, postcode="10001")
+
+    detect_all()
+
+    evidence = candidates()[frozenset({a, b})].evidence[0]
+    assert evidence["fields"]["date_of_birth"]["level"] == "close"
+
+
 def snapshot():
     return {
         members: (c.status, sorted(str(sorted(e.items())) for e in c.evidence))
