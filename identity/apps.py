@@ -16,6 +16,12 @@ class IdentityConfig(AppConfig):
     name = "identity"
 
     def ready(self):
+        from django.db.models import Field, ForeignObject
+
+        from identity.lookups import Any
+
+        Field.register_lookup(Any)
+        ForeignObject.register_lookup(Any)
         post_migrate.connect(
             _default_types_for_an_empty_table, sender=self, dispatch_uid="identity.default_types"
         )

@@ -10,7 +10,7 @@ from django.db import connection
 
 from identity.blocking import blocking_reasons
 from identity.models import CandidateMember, DuplicateCandidate
-from identity.states import group_states
+from identity.states import group_states, group_states_for_profile_groups
 
 CHUNK = 2000
 
@@ -24,10 +24,7 @@ def refresh_blocking_codes(candidate_ids):
     changed = 0
     for start in range(0, len(ids), CHUNK):
         states = group_states(ids[start:start + CHUNK])
-        codes = {
-            pk: list(dict.fromkeys(reason.code for reason in blocking_reasons(state)))
-            for pk, state in states.items()
-        }
+        codes = {pk: _codes(state) for pk, state in states.items()}
         with connection.cursor() as cursor:
             cursor.execute(
                 """
@@ -39,6 +36,15 @@ def refresh_blocking_codes(candidate_ids):
             )
             changed += cursor.rowcount
     return changed
+
+
+def blocking_codes_of_groups(groups):
+    """The codes of each group of profile ids not saved as a candidate yet, in order."""
+    return [_codes(state) for state in group_states_for_profile_groups(groups)]
+
+
+def _codes(state):
+    return list(dict.fromkeys(reason.code for reason in blocking_reasons(state)))
 
 
 def refresh_blocking_codes_of_profiles(profile_ids):

@@ -19,17 +19,19 @@ write touched, found by following edges from them, so both give the same candida
 
 import json
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from identity.blocking_codes import refresh_blocking_codes
+from identity.blocking_codes import blocking_codes_of_groups
 from identity.detection import COMPARED_FIELDS, CONFIG, FREQUENCY_COLUMNS, group_edges
 from identity.models import CandidateMember, DuplicateCandidate, JunkValue
 
 DETECTION_LOCK = 0x6D67_6465_7465_6374  # "mgdetect": one reconciliation at a time
 MAX_COMPONENT = 500  # incremental detection follows edges at most this far
 FETCH_SIZE = 10_000
+CODES_CHUNK = 10_000  # groups judged at once for their blocking codes when saved
 
 
 def detect_all(*, config=CONFIG, progress=None):
@@ -80,8 +82,7 @@ def detect_for_profiles(profile_ids, *, config=CONFIG):
 
 
 def _edge_key(edge):
-    evidence = edge[3]
-    return (edge[0], edge[1], evidence["rule"], evidence.get("type"), evidence.get("value"))
+    return (edge[0], edge[1], *_evidence_key(edge[3]))
 
 
 def _lock():
@@ -158,21 +159,53 @@ def _collision_edges(config, profile_ids):
 
 
 def _similar_people_edges(config, profile_ids):
+    """Edges (a, b, score, SimilarPair) scored by similar_people_sql.
+
+    A full run keeps about a hundred thousand of these until the groups are saved, so each
+    holds its comparison row compactly (levels, weights and common values shared between
+    pairs) and becomes an evidence dict only when its group is saved.
+    """
     sql, params = similar_people_sql(config, profile_ids)
     edges = []
-    for row in _stream(sql, params):
+    shared = {}
+    rows = (_stream(sql, params) if profile_ids is not None
+            else _copy_out(sql, params, SIMILAR_PEOPLE_TYPES))
+    for row in rows:
         a, b, score = row[0], row[1], round(row[2], 2)
-        fields = {}
-        for index, name in enumerate(COMPARED_FIELDS):
-            level, weight, value_a, value_b = row[3 + index * 4: 7 + index * 4]
-            fields[name] = {
-                "level": level, "weight": round(weight, 2),
-                "values": [_plain(value_a), _plain(value_b)],
-            }
-        evidence = {"rule": "similar_people", "profiles": [a, b], "score": score,
-                    "fields": fields}
-        edges.append((a, b, score, evidence))
+        comparisons = tuple(
+            shared.setdefault(value, value)
+            for value in (round(v, 2) if isinstance(v, float) else v for v in row[3:])
+        )
+        edges.append((a, b, score, SimilarPair(a, b, score, comparisons)))
     return edges
+
+
+class SimilarPair(tuple):
+    """The evidence of a similar-people edge: (a, b, score, (level, weight, value a, value b)
+    of each compared field in turn)."""
+
+    __slots__ = ()
+    rule = "similar_people"
+
+    def __new__(cls, a, b, score, comparisons):
+        return super().__new__(cls, (a, b, score, comparisons))
+
+    @property
+    def score(self):
+        return self[2]
+
+    def as_dict(self):
+        a, b, score, comparisons = self
+        fields = {
+            name: {"level": comparisons[i * 4], "weight": comparisons[i * 4 + 1],
+                   "values": [_plain(comparisons[i * 4 + 2]), _plain(comparisons[i * 4 + 3])]}
+            for i, name in enumerate(COMPARED_FIELDS)
+        }
+        return {"rule": "similar_people", "profiles": [a, b], "score": score, "fields": fields}
+
+
+def _evidence_dict(item):
+    return item.as_dict() if isinstance(item, SimilarPair) else item
 
 
 def _plain(value):
@@ -331,6 +364,27 @@ def _stream(sql, params):
             yield from cursor
 
 
+# The column types of similar_people_sql's rows: the pair, its score, then each compared field's
+# level, weight and two values.
+SIMILAR_PEOPLE_TYPES = ["int8", "int8", "float8"] + [
+    t for name in COMPARED_FIELDS
+    for t in ("text", "float8", *(["date"] * 2 if name == "date_of_birth" else ["text"] * 2))
+]
+
+
+def _copy_out(sql, params, types):
+    """Rows of a query through COPY TO STDOUT: streamed like _stream, and unlike a cursor the
+    query may run on parallel workers (a full run's similar-people statement is the heavy one).
+    """
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
+                copy.set_types(types)
+                yield from copy.rows()
+
+
 # -- saving -------------------------------------------------------------------------------------
 
 
@@ -346,6 +400,8 @@ def _replace_junk(junk, *, scope):
 
 
 def _evidence_key(item):
+    if isinstance(item, SimilarPair):
+        return ("similar_people", (item[0], item[1]))
     if item["rule"] == "similar_people":
         return ("similar_people", tuple(item["profiles"]))
     return (item["rule"], item.get("type"), item.get("value"))
@@ -355,7 +411,11 @@ def _group_evidence(group):
     items = {}
     for edge in group.edges:
         items.setdefault(_evidence_key(edge[3]), edge[3])
-    evidence = sorted(items.values(), key=lambda e: (-e["score"], str(_evidence_key(e))))
+    evidence = [
+        _evidence_dict(item)
+        for key, item in sorted(items.items(), key=lambda pair: (-pair[1][2] if isinstance(
+            pair[1], SimilarPair) else -pair[1]["score"], str(pair[0])))
+    ]
     if group.dropped:
         evidence.append({
             "rule": "group_size_limit", "score": 0,
@@ -405,64 +465,102 @@ def _reconcile(groups, *, scope, config):
     creates, updates, reopens = [], [], []
     for group in groups:
         members = frozenset(group.members)
-        evidence = _group_evidence(group)
-        score = max(e["score"] for e in evidence)
-        auto_merge = _auto_merge(evidence)
         found = existing.get(members)
         if found is None:
-            creates.append((sorted(members), evidence, score, auto_merge))
+            creates.append(group)
             continue
+        evidence = _group_evidence(group)
         candidate_id, status, keys = found
         kept.add(candidate_id)
         if status == DuplicateCandidate.Status.OPEN:
-            updates.append((candidate_id, evidence, score, auto_merge))
+            updates.append((candidate_id, evidence))
         elif {_evidence_key(e) for e in evidence} - keys:
-            reopens.append((candidate_id, evidence, score, auto_merge))
+            reopens.append((candidate_id, evidence))
     superseded = [
         candidate_id for candidate_id, status, _ in existing.values()
         if status == DuplicateCandidate.Status.OPEN and candidate_id not in kept
     ]
+    del existing
     with connection.cursor() as cursor:
-        for rows, status in ((updates, "open"), (reopens, "open")):
+        for rows, reopening in ((updates, False), (reopens, True)):
             for chunk in _chunks(rows, 5000):
-                cursor.execute(
-                    """
-                    UPDATE identity_duplicatecandidate c
-                    SET evidence = u.evidence, score = u.score, auto_merge = u.auto_merge,
-                        status = %s, closed_at = NULL, updated_at = %s
-                    FROM unnest(%s::bigint[], %s::jsonb[], %s::float8[], %s::bool[])
-                         AS u(id, evidence, score, auto_merge)
-                    WHERE c.id = u.id AND (c.evidence IS DISTINCT FROM u.evidence
-                                           OR c.status IS DISTINCT FROM %s)
-                    """,
-                    [status, now, [r[0] for r in chunk], [Jsonb(r[1]) for r in chunk],
-                     [r[2] for r in chunk], [r[3] for r in chunk], status],
-                )
+                _update(cursor, chunk, reopening=reopening, now=now)
         for chunk in _chunks(superseded, 5000):
             cursor.execute(
                 "UPDATE identity_duplicatecandidate SET status = 'superseded', closed_at = %s, "
                 "updated_at = %s WHERE id = ANY(%s)",
                 [now, now, chunk],
             )
-    created_ids = []
-    for chunk in _chunks(creates, 5000):
-        candidates = DuplicateCandidate.objects.bulk_create(
-            DuplicateCandidate(evidence=evidence, score=score, auto_merge=auto_merge,
-                               created_at=now, updated_at=now)
-            for _, evidence, score, auto_merge in chunk
-        )
-        created_ids += [candidate.pk for candidate in candidates]
-        CandidateMember.objects.bulk_create(
-            CandidateMember(candidate_id=candidate.pk, profile_id=profile_id)
-            for candidate, (members, *_) in zip(candidates, chunk, strict=True)
-            for profile_id in members
-        )
-    # Kept candidates' codes follow the services that change their profiles' state.
-    refresh_blocking_codes([*created_ids, *(row[0] for row in reopens)])
+        _create(cursor, creates, now=now)
     return {
         "groups": len(groups), "created": len(creates), "kept": len(updates),
         "reopened": len(reopens), "superseded": len(superseded),
     }
+
+
+def _update(cursor, rows, *, reopening, now):
+    """Refresh the evidence of kept candidates; reopened ones also get their blocking codes
+    (kept open ones have theirs kept current by the services that change their profiles)."""
+    ids = [candidate_id for candidate_id, _ in rows]
+    evidence = [evidence for _, evidence in rows]
+    codes = None
+    if reopening:
+        members = dict(CandidateMember.objects.filter(candidate_id__any=ids)
+                       .values_list("candidate_id").annotate(ids=ArrayAgg("profile_id")))
+        codes = blocking_codes_of_groups([members[pk] for pk in ids])
+    cursor.execute(
+        """
+        UPDATE identity_duplicatecandidate c
+        SET evidence = u.evidence, score = u.score, auto_merge = u.auto_merge, status = 'open',
+            closed_at = NULL, updated_at = %s,
+            blocking_codes = CASE WHEN %s THEN u.codes::varchar[] ELSE c.blocking_codes END
+        FROM unnest(%s::bigint[], %s::jsonb[], %s::float8[], %s::bool[], %s::text[])
+             AS u(id, evidence, score, auto_merge, codes)
+        WHERE c.id = u.id AND (c.evidence IS DISTINCT FROM u.evidence OR c.status <> 'open')
+        """,
+        [now, reopening, ids, [Jsonb(e) for e in evidence],
+         [max(item["score"] for item in e) for e in evidence],
+         [_auto_merge(e) for e in evidence],
+         [_array_literal(found) for found in codes] if codes else [None] * len(ids)],
+    )
+
+
+def _create(cursor, groups, *, now):
+    """New candidates and their members by COPY, with their blocking codes.
+
+    Ids come from the table's sequence first; the codes are computed from the profiles' state
+    in chunks (identity.blocking_codes), then each group's evidence is made and written as it
+    is copied, so no list of every candidate's evidence is held at once.
+    """
+    if not groups:
+        return
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence('identity_duplicatecandidate', 'id')) "
+        "FROM generate_series(1, %s)", [len(groups)],
+    )
+    ids = [row[0] for row in cursor.fetchall()]
+    codes = []
+    for chunk in _chunks(groups, CODES_CHUNK):
+        codes += blocking_codes_of_groups([sorted(group.members) for group in chunk])
+    raw = cursor.cursor
+    with raw.copy(
+        "COPY identity_duplicatecandidate (id, status, evidence, score, auto_merge, created_at, "
+        "updated_at, dismiss_reason, blocking_codes) FROM STDIN"
+    ) as copy:
+        for pk, group, found in zip(ids, groups, codes, strict=True):
+            evidence = _group_evidence(group)
+            copy.write_row((
+                pk, "open", json.dumps(evidence), max(e["score"] for e in evidence),
+                _auto_merge(evidence), now, now, "", _array_literal(found),
+            ))
+    with raw.copy("COPY identity_candidatemember (candidate_id, profile_id) FROM STDIN") as copy:
+        for pk, group in zip(ids, groups, strict=True):
+            for profile_id in sorted(group.members):
+                copy.write_row((pk, profile_id))
+
+
+def _array_literal(values):
+    return "{" + ",".join(values) + "}"
 
 
 def _chunks(rows, size):

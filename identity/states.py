@@ -2,16 +2,20 @@
 
 `group_states` serves the queue, the review page, the API and the export: four queries for any
 number of candidates. `group_state_for_profiles` serves a group not saved as a candidate (the
-merge confirmation page, the merge task re-checking inside its transaction): four queries too.
+merge confirmation page, the merge task re-checking inside its transaction), and
+`group_states_for_profile_groups` the groups detection is about to save: five queries.
 """
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Count, OuterRef, Q
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import BigIntegerField, Count, OuterRef, Q, Value
 
 from identity.blocking import DismissalState, GroupState, IdentifierState, JobState, ProfileState
 from identity.models import CandidateMember, DuplicateCandidate, Identifier
 from merges.models import MergeJob
 from profiles.models import Profile
+
+ID_ARRAY = ArrayField(BigIntegerField())  # one parameter for a list of ids, however long
 
 
 def group_states(candidate_ids):
@@ -21,7 +25,7 @@ def group_states(candidate_ids):
         return {}
     members = {candidate_id: [] for candidate_id in candidate_ids}
     profiles = {}
-    rows = CandidateMember.objects.filter(candidate_id__in=candidate_ids).values_list(
+    rows = CandidateMember.objects.filter(candidate_id__any=candidate_ids).values_list(
         "candidate_id", "profile_id", "profile__status", "profile__merged_into_id"
     )
     for candidate_id, profile_id, status, merged_into_id in rows:
@@ -36,11 +40,22 @@ def group_state_for_profiles(profile_ids, *, excluding_job_id=None):
     The merge task passes its own job as `excluding_job_id`: the job running the merge is not a
     merge in progress that blocks it.
     """
-    rows = Profile.objects.filter(pk__in=set(profile_ids)).values_list(
+    return group_states_for_profile_groups([profile_ids], excluding_job_id=excluding_job_id)[0]
+
+
+def group_states_for_profile_groups(groups, *, excluding_job_id=None):
+    """The GroupStates of these groups of profile ids (of those that exist), in order.
+
+    Detection judges the groups it is about to save as candidates with this: five queries for
+    any number of groups.
+    """
+    rows = Profile.objects.filter(pk__any={pk for group in groups for pk in group}).values_list(
         "pk", "status", "merged_into_id"
     )
     profiles = {pk: (status, merged_into_id) for pk, status, merged_into_id in rows}
-    return _states({None: list(profiles)}, profiles, excluding_job_id=excluding_job_id)[None]
+    members = {index: [pk for pk in group if pk in profiles] for index, group in enumerate(groups)}
+    states = _states(members, profiles, excluding_job_id=excluding_job_id)
+    return [states[index] for index in range(len(groups))]
 
 
 def _states(members, profiles, *, excluding_job_id=None):
@@ -48,7 +63,7 @@ def _states(members, profiles, *, excluding_job_id=None):
     ids = sorted(profiles)
     identifiers = {pk: [] for pk in ids}
     rows = (
-        Identifier.objects.filter(profile_id__in=ids)
+        Identifier.objects.filter(profile_id__any=ids)
         .order_by("profile_id", "type__key", "-is_current", "value")
         .values_list(
             "profile_id", "type__key", "type__label", "value", "is_current", "grants_access",
@@ -82,7 +97,7 @@ def _dismissals(profile_ids):
     evidence reopens the candidate (SPEC 4), and still blocks the merge.
     """
     sharing = (
-        CandidateMember.objects.filter(profile_id__in=profile_ids)
+        CandidateMember.objects.filter(profile_id__any=profile_ids)
         .values("candidate_id")
         .annotate(shared=Count("id"))
         .filter(shared__gte=2)
@@ -107,7 +122,8 @@ def _dismissals(profile_ids):
 def _jobs_in_progress(profile_ids, excluding_job_id):
     """Queued or running merge jobs whose survivor or merged profiles include these profiles."""
     jobs = MergeJob.objects.filter(
-        Q(survivor_id__in=profile_ids) | Q(merged_profile_ids__overlap=profile_ids),
+        Q(survivor_id__any=profile_ids)
+        | Q(merged_profile_ids__overlap=Value(list(profile_ids), output_field=ID_ARRAY)),
         status__in=[MergeJob.Status.QUEUED, MergeJob.Status.RUNNING],
     )
     if excluding_job_id is not None:
