@@ -137,10 +137,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "identity.tasks.purge_idempotency_records",
         "schedule": 3600.0,
     },
+    # Writes queue a drain task themselves; this one catches profiles whose task was lost.
+    "detect-pending-profiles": {
+        "task": "identity.tasks.detect_pending_profiles",
+        "schedule": 60.0,
+    },
 }
 
 DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
-# Writes queue duplicate detection for the profiles they touched (a Celery task after commit).
+# Writes queue duplicate detection for the profiles they touched (a Redis set a task drains).
 DETECT_ON_WRITE = env_bool("DETECT_ON_WRITE", True)
 # API writes remember their Idempotency-Key at least this long (SPEC 3.6: 24 hours).
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)

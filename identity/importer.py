@@ -2,15 +2,18 @@
 
 The file is streamed: rows are read, validated by `parse_write` and resolved by `resolve_writes`
 a batch at a time, so memory stays flat whatever the file's size and each batch is one
-transaction. A row that cannot be imported goes to the reject file with its row number and
+transaction. A thread reads and validates the next batch while PostgreSQL works on the current
+one. A row that cannot be imported goes to the reject file with its row number and
 reason; the other rows are kept. The header is checked before anything is imported.
 """
 
 import codecs
 import csv
+import queue
+import threading
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from identity.resolution import ResolutionBusy, identifier_types, resolve_writes
@@ -258,33 +261,46 @@ class _Run:
 
     def import_rows(self, records, batch_size):
         started = time.perf_counter()
+        for chunk in _read_ahead(self.read_chunks(records, batch_size)):
+            self.summary.rows += chunk.rows
+            self.summary.blank += chunk.blank
+            for number, column, reason, cells in chunk.rejects:
+                self.reject(number, column, reason, cells)
+            if chunk.batch:
+                self.resolve(chunk.batch, chunk.bytes_read)
+        self.summary.seconds = time.perf_counter() - started
+
+    def read_chunks(self, records, batch_size):
+        """The rows as _Chunks of up to `batch_size` valid writes; no database work here."""
         width = len(self.columns.names)
-        batch = []
+        chunk = _Chunk()
         for number, cells, problem in records:
             if problem is None and not any(cell.strip() for cell in cells):
-                self.summary.blank += 1
+                chunk.blank += 1
                 continue
-            self.summary.rows += 1
+            chunk.rows += 1
             if problem is None and len(cells) != width:
                 problem = f"the row has {len(cells)} columns, the header has {width}"
             if problem is not None:
-                self.reject(number, "", problem, cells)
+                chunk.rejects.append((number, "", problem, cells))
                 continue
             try:
                 payload = row_payload(self.columns, cells)
                 write = parse_write(payload, types=self.types, source=self.source)
             except InvalidWrite as error:
-                self.reject(number, rejected_column(error, self.columns), error.message, cells)
+                chunk.rejects.append(
+                    (number, rejected_column(error, self.columns), error.message, cells)
+                )
                 continue
-            batch.append((number, cells, write))
-            if len(batch) >= batch_size:
-                self.resolve(batch)
-                batch = []
-        if batch:
-            self.resolve(batch)
-        self.summary.seconds = time.perf_counter() - started
+            chunk.batch.append((number, cells, write))
+            if len(chunk.batch) >= batch_size:
+                chunk.bytes_read = self.rows.bytes_read
+                yield chunk
+                chunk = _Chunk()
+        chunk.bytes_read = self.rows.bytes_read
+        yield chunk
 
-    def resolve(self, batch):
+    def resolve(self, batch, bytes_read):
         try:
             resolutions = resolve_writes([write for _, _, write in batch])
         except ResolutionBusy:
@@ -303,8 +319,57 @@ class _Run:
             self.summary.conflicts += len(resolution.conflicts)
         if self.bar is not None:
             self.bar.set_postfix_str(f"{self.summary.rows:,} rows", refresh=False)
-            self.bar.update(self.rows.bytes_read - self.bar.n)
+            self.bar.update(bytes_read - self.bar.n)
 
     def reject(self, number, column, reason, cells):
         self.summary.rejected += 1
         self.rejects.writerow([number, column, reason, *cells])
+
+
+@dataclass
+class _Chunk:
+    batch: list = field(default_factory=list)  # (row number, cells, Write)
+    rejects: list = field(default_factory=list)  # (row number, column, reason, cells)
+    rows: int = 0
+    blank: int = 0
+    bytes_read: int = 0
+
+
+def _read_ahead(chunks, depth=2):
+    """Iterate `chunks` while a thread makes the next ones (at most `depth` ahead).
+
+    Validation is Python and resolving mostly waiting for PostgreSQL, so the two overlap.
+    An exception in the thread is raised here; stopping early stops the thread.
+    """
+    ready = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def hand_over(item):
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make():
+        try:
+            for chunk in chunks:
+                if not hand_over(chunk):
+                    return
+            hand_over(done)
+        except BaseException as error:  # raised again in the consuming thread
+            hand_over(error)
+
+    thread = threading.Thread(target=make, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -35,7 +35,7 @@ from identity.models import (
     IdentityConflict,
     ProfileFeatures,
 )
-from identity.tasks import detect_for_profiles
+from identity.tasks import queue_detection
 from profiles.attributes import apply_attributes, stamp
 from profiles.models import Profile
 
@@ -86,9 +86,29 @@ class Resolution:
         }
 
 
+# Identifier types by key, cached per process under a fingerprint of the table's rows.
+_types_cache = {}
+
+
 def identifier_types():
-    """All identifier types by key: the rules every write of a request or batch follows."""
-    return {t.key: t for t in IdentifierType.objects.all()}
+    """All identifier types by key: the rules every write of a request or batch follows.
+
+    Each call asks PostgreSQL for an md5 of every row of the types table (one light query) and
+    reuses the types loaded under that fingerprint: a flag changed by any path (settings page,
+    admin, SQL) is seen by the next call, never an outdated `unique` or `single_valued`.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM identity_identifiertype t"
+        )
+        (fingerprint,) = cursor.fetchone()
+    types = _types_cache.get(fingerprint)
+    if types is None:
+        # Loaded after the fingerprint was read, so never older than it.
+        types = {t.key: t for t in IdentifierType.objects.all()}
+        _types_cache.clear()
+        _types_cache[fingerprint] = types
+    return types
 
 
 def resolve_write(write):
@@ -103,11 +123,9 @@ def resolve_writes(writes):
                 batch = _Batch(writes)
                 results = batch.resolve()
                 # Identifiers changed: the queue's stored blocking codes must follow.
-                refresh_blocking_codes_of_profiles(batch.touched_ids)
+                refresh_blocking_codes_of_profiles(batch.profiles_in_candidates())
                 if settings.DETECT_ON_WRITE and batch.touched_ids:
-                    transaction.on_commit(
-                        partial(detect_for_profiles.delay, batch.touched_ids)
-                    )
+                    transaction.on_commit(partial(queue_detection, batch.touched_ids))
                 return results
         except (_Retry, IntegrityError, OperationalError) as error:
             if isinstance(error, OperationalError) and not _is_lock_conflict(error):
@@ -125,6 +143,7 @@ def _is_lock_conflict(error):
 class _Profile:
     id: int | None
     attributes: dict
+    in_candidates: bool = False  # a member of some duplicate candidate
     created: bool = False
     changed: bool = False
     features_changed: bool = False
@@ -185,13 +204,15 @@ class _Batch:
     def _load(self, cursor, keys):
         columns = "i.id, i.profile_id, i.type_id, i.value, i.raw_value, i.is_current, " \
                   "i.grants_access, i.last_seen"
+        # The profile's status by a subquery, not a join: planning the join cost more than
+        # running the whole query.
         cursor.execute(
             f"""
             SELECT {columns}
             FROM identity_identifier i
             JOIN unnest(%s::bigint[], %s::text[]) AS k(type_id, value)
               ON i.type_id = k.type_id AND i.value = k.value
-            JOIN profiles_profile p ON p.id = i.profile_id AND p.status = 'active'
+            WHERE (SELECT p.status FROM profiles_profile p WHERE p.id = i.profile_id) = 'active'
             """,
             [[k[0] for k in keys], [k[1] for k in keys]],
         )
@@ -200,25 +221,34 @@ class _Batch:
         if not profile_ids:
             return
         cursor.execute(
-            "SELECT id, status, attributes FROM profiles_profile WHERE id = ANY(%s) "
-            "ORDER BY id FOR UPDATE",
-            [profile_ids],
-        )
-        for profile_id, status, attributes in cursor.fetchall():
-            if status != Profile.Status.ACTIVE:
-                raise _Retry()
-            # Django leaves jsonb undecoded on raw cursors.
-            self.profiles[profile_id] = _Profile(id=profile_id, attributes=json.loads(attributes))
-        # The current values of single-valued types these profiles hold (to replace or refuse).
-        cursor.execute(
-            f"""
-            SELECT {columns} FROM identity_identifier i
-            WHERE i.profile_id = ANY(%s) AND i.is_single_valued AND i.is_current
+            """
+            SELECT p.id, p.status, p.attributes,
+                EXISTS (SELECT FROM identity_candidatemember m WHERE m.profile_id = p.id)
+            FROM profiles_profile p WHERE p.id = ANY(%s)
+            ORDER BY p.id FOR UPDATE OF p
             """,
             [profile_ids],
         )
+        for profile_id, status, attributes, in_candidates in cursor.fetchall():
+            if status != Profile.Status.ACTIVE:
+                raise _Retry()
+            # Django leaves jsonb undecoded on raw cursors.
+            self.profiles[profile_id] = _Profile(
+                id=profile_id, attributes=json.loads(attributes), in_candidates=in_candidates
+            )
+        if self._needs_single_values(rows):
+            # The current values of single-valued types these profiles hold (to replace or
+            # refuse).
+            cursor.execute(
+                f"""
+                SELECT {columns} FROM identity_identifier i
+                WHERE i.profile_id = ANY(%s) AND i.is_single_valued AND i.is_current
+                """,
+                [profile_ids],
+            )
+            rows += cursor.fetchall()
         loaded = {}
-        for row in rows + cursor.fetchall():
+        for row in rows:
             if row[0] in loaded:
                 continue
             ident = _Identifier(
@@ -228,6 +258,18 @@ class _Batch:
             loaded[row[0]] = ident
             ident.profile.identifiers.append(ident)
             self.by_value.setdefault((ident.type_id, ident.value), []).append(ident)
+
+    def _needs_single_values(self, rows):
+        """Whether a write may meet a single-valued type's current value on its target.
+
+        Not when every single-valued value of the batch is a unique value some loaded profile
+        holds as current: each is then either on the write's target or a collision.
+        """
+        held = {(row[2], row[3]) for row in rows if row[5]}
+        return any(
+            i.type.single_valued and not (i.type.unique and (i.type.id, i.value) in held)
+            for write in self.writes for i in write.identifiers
+        )
 
     # -- resolving ---------------------------------------------------------------------------
 
@@ -396,6 +438,12 @@ class _Batch:
             | {i.profile.id for i in self.new_identifiers}
             | {p.id for target, holder, *_ in self.collisions for p in (target, holder)}
         )
+
+    def profiles_in_candidates(self):
+        """The touched profiles that are in candidates (the others have no codes to refresh)."""
+        members = {p.id for p in self.profiles.values() if p.in_candidates}
+        collided = {p.id for target, holder, *_ in self.collisions for p in (target, holder)}
+        return sorted(set(self.touched_ids) & members | collided)
 
     def _record_conflicts(self):
         records = []

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 
+from django.db import connection
 from django.utils import timezone
 
 from identity.models import ApiToken
@@ -23,11 +24,25 @@ def create_api_token(*, name):
 
 
 def authenticate_token(token):
-    """The ApiToken for a presented token, or None."""
-    api_token = ApiToken.objects.filter(token_hash=token_hash(token)).first()
-    if api_token is not None:
-        now = timezone.now()
-        last = api_token.last_used_at
-        if last is None or (now - last).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
-            ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+    """The ApiToken for a presented token, or None.
+
+    Read on every request (a deleted token stops working at once), by one plain query: the ORM
+    took a fifth of an API write's CPU here.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, name, token_hash, created_at, last_used_at FROM identity_apitoken "
+            "WHERE token_hash = %s",
+            [token_hash(token)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    api_token = ApiToken.from_db(
+        connection.alias, ["id", "name", "token_hash", "created_at", "last_used_at"], row
+    )
+    now = timezone.now()
+    last = api_token.last_used_at
+    if last is None or (now - last).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
     return api_token
