@@ -237,12 +237,23 @@ def _cell(text):
     return f"'{text}" if FORMULA.match(text) else text
 
 
+SHOWN = 3  # identifier chips of a profile, and evidence lines, a queue row shows
+
+
 @dataclass(frozen=True)
 class ProfileSummary:
     id: int
     name: str
     status: str
     identifiers: tuple  # current IdentifierStates, in type priority order
+
+    @property
+    def chips(self):
+        return self.identifiers[:SHOWN]
+
+    @property
+    def more(self):
+        return max(len(self.identifiers) - SHOWN, 0)
 
 
 @dataclass(frozen=True)
@@ -266,6 +277,19 @@ class QueueRow:
     @property
     def age(self):
         return timesince(self.candidate.created_at, depth=1)
+
+    @property
+    def opened(self):
+        """When the candidate was opened, to the minute, in the current time zone."""
+        return f"{timezone.localtime(self.candidate.created_at):%Y-%m-%d %H:%M}"
+
+    @property
+    def evidence_shown(self):
+        return self.evidence[:SHOWN]
+
+    @property
+    def evidence_more(self):
+        return max(len(self.evidence) - SHOWN, 0)
 
 
 def candidate_rows(candidates):

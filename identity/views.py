@@ -70,6 +70,7 @@ def queue(request):
         "sizes": PAGE_SIZES,
         "size": _page_size(request.GET),
         "nav": "queue",
+        **_row_context(request, request.get_full_path()),
     }
     if _partial(request):
         return render(request, "identity/partials/queue_results.html", context)
@@ -142,8 +143,9 @@ def _claim_action(request, pk, service, done):
     if _partial(request):
         candidate = DuplicateCandidate.objects.select_related("assignee").get(pk=pk)
         return render(request, "identity/partials/queue_row.html", {
-            "row": candidate_rows([candidate])[0], "next_url": next_url,
+            "row": candidate_rows([candidate])[0],
             "filters": _filters(QueryDict(next_url.partition("?")[2])),
+            **_row_context(request, next_url),
         })
     messages.add_message(request, *outcome)
     return redirect(next_url)
@@ -227,6 +229,15 @@ def identifier_remove(request, pk):
 @require_permission("identity.view_identifiertype")
 def identifier_types(request):
     return render(request, "coming.html", {"title": "Identifier types", "nav": "settings"})
+
+
+def _row_context(request, next_url):
+    """What every queue row needs, found once a page rather than once a row."""
+    return {
+        "can_dismiss": request.user.has_perm("identity.dismiss_candidate"),
+        "can_claim": request.user.has_perm("identity.claim_candidate"),
+        "next_url": next_url,
+    }
 
 
 def _filterset(data, user):
