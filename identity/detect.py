@@ -31,7 +31,12 @@ from identity.models import CandidateMember, DuplicateCandidate, JunkValue
 DETECTION_LOCK = 0x6D67_6465_7465_6374  # "mgdetect": one reconciliation at a time
 MAX_COMPONENT = 500  # incremental detection follows edges at most this far
 FETCH_SIZE = 10_000
-CODES_CHUNK = 10_000  # groups judged at once for their blocking codes when saved
+CODES_CHUNK = 2000  # groups judged at once for their blocking codes when saved
+# Rare values weigh more (SPEC 4): a value's weight needs the number of profiles. Counted exactly
+# below this; above it the planner's estimate (pg_class.reltuples, kept by ANALYZE) serves, so an
+# incremental run does not count a million rows for one write. Full and incremental runs use the
+# same figure.
+EXACT_POPULATION = 10_000
 
 
 def detect_all(*, config=CONFIG, progress=None):
@@ -274,7 +279,12 @@ def similar_people_sql(config, profile_ids):
     )
     sql = f"""
         WITH population AS (
-            SELECT GREATEST(count(*), 1)::float AS n FROM identity_profilefeatures
+            SELECT GREATEST(CASE WHEN counted.n < {EXACT_POPULATION} THEN counted.n
+                                 ELSE GREATEST(c.reltuples, counted.n) END, 1)::float AS n
+            FROM (SELECT count(*) AS n FROM (SELECT FROM identity_profilefeatures
+                                             LIMIT {EXACT_POPULATION}) rows) counted,
+                 pg_class c
+            WHERE c.oid = 'identity_profilefeatures'::regclass
         ),
         pairs AS ({" UNION ".join(pair_selects)})
         SELECT * FROM (
