@@ -58,6 +58,8 @@ settings.STORAGES = {
     **settings.STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# WhiteNoise serves STATIC_ROOT too; a fresh checkout has not collected anything there yet.
+Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 def free_port():
