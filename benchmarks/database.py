@@ -4,6 +4,8 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,3 +47,24 @@ def manage(env, *command):
     if done.returncode:
         raise RuntimeError(f"manage.py {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
+
+
+def run_measured(command, *, env, stdout=None):
+    """Run a Python command (`[script or -m module, args...]`) in a child process.
+
+    Returns (exit code, wall seconds, CPU seconds, the child's own peak memory in MB (see
+    benchmarks.peak), its standard output when `stdout` is PIPE).
+    """
+    with tempfile.NamedTemporaryFile(prefix="bench-peak-") as peak_file:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.peak", *command], cwd=PROJECT,
+            env={**env, "BENCH_PEAK_FILE": peak_file.name}, stdout=stdout, text=True,
+        )
+        output = process.stdout.read() if stdout is not None else None
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        peak_kb = int(Path(peak_file.name).read_text() or 0)
+    return (process.returncode, seconds, usage.ru_utime + usage.ru_stime, peak_kb / 1024,
+            output)

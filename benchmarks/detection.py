@@ -55,7 +55,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from benchmarks.database import manage
+from benchmarks.database import manage, run_measured
 
 BENCH_DB = os.environ.get("BENCH_DB_NAME") or "mergeguard_bench_detect"
 DEFAULT_ROWS = 1_000_000
@@ -227,19 +227,15 @@ def _clear_results(bench_url):
 
 def _detect(env, overrides):
     """Run detect_all in a subprocess; its figures with wall time and peak RSS."""
-    command = [sys.executable, "-m", "benchmarks.detection", "--detect-only"]
-    env = {**env, "BENCH_CONFIG": json.dumps(overrides)}
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True)
-    output = process.stdout.read()
-    # wait4 gives this child's own peak, not the maximum over every child (migrate included).
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status):
-        raise RuntimeError(f"detection exited with {os.waitstatus_to_exitcode(status)}")
+    code, seconds, _, peak_mb, output = run_measured(
+        ["-m", "benchmarks.detection", "--detect-only"],
+        env={**env, "BENCH_CONFIG": json.dumps(overrides)}, stdout=subprocess.PIPE,
+    )
+    if code:
+        raise RuntimeError(f"detection exited with {code}")
     lines = [line for line in output.splitlines() if line.startswith("FIGURES ")]
     figures = json.loads(lines[-1].removeprefix("FIGURES "))
-    figures.update(process_seconds=seconds, peak_mb=usage.ru_maxrss / 1024)
+    figures.update(process_seconds=seconds, peak_mb=peak_mb)
     return figures
 
 

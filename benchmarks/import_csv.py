@@ -14,10 +14,7 @@ The benchmark runs against its own database, never the project's data:
 """
 
 import csv
-import os
 import random
-import subprocess
-import sys
 import time
 import unicodedata
 from pathlib import Path
@@ -25,7 +22,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from benchmarks.database import bench_database
+from benchmarks.database import bench_database, run_measured
 from benchmarks.people import AREAS, PHONE_FORMATS
 
 BENCH_DB = "mergeguard_bench"
@@ -179,19 +176,14 @@ def _write_csv(path, rows):
 
 def _import(env, path, rejects):
     """Run the import; returns wall seconds, CPU seconds and peak RSS in MB of its process."""
-    command = [
-        sys.executable, "manage.py", "import_profiles", str(path), "--match-key", "email",
-        "--source", "benchmark", "--reject-file", str(rejects),
-    ]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=PROJECT, env=env)
-    # wait4 gives this child's own peak, not the maximum over every child (migrate included).
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise RuntimeError(f"manage.py import_profiles exited with {process.returncode}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # kB on Linux
+    code, seconds, cpu_seconds, peak_mb, _ = run_measured(
+        ["manage.py", "import_profiles", str(path), "--match-key", "email",
+         "--source", "benchmark", "--reject-file", str(rejects)],
+        env=env,
+    )
+    if code:
+        raise RuntimeError(f"manage.py import_profiles exited with {code}")
+    return seconds, cpu_seconds, peak_mb
 
 
 def _counts(bench_url):
