@@ -19,14 +19,13 @@ write touched, found by following edges from them, so both give the same candida
 
 import json
 
-from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from identity.blocking_codes import blocking_codes_of_groups
 from identity.detection import COMPARED_FIELDS, CONFIG, FREQUENCY_COLUMNS, group_edges
-from identity.models import CandidateMember, DuplicateCandidate, JunkValue
+from identity.models import DuplicateCandidate, JunkValue
 
 DETECTION_LOCK = 0x6D67_6465_7465_6374  # "mgdetect": one reconciliation at a time
 MAX_COMPONENT = 500  # incremental detection follows edges at most this far
@@ -443,14 +442,18 @@ def _auto_merge(evidence):
 
 
 def _existing(scope):
-    """Open and dismissed candidates (in scope): {frozenset(members): (id, status, keys)}."""
+    """Open and dismissed candidates (in scope): {frozenset(members): (id, status, keys)}.
+
+    `keys` are a dismissed candidate's evidence keys (to see whether new evidence reopens it);
+    an open candidate's evidence is not read, it is replaced.
+    """
     restrict, params = "", {}
     if scope is not None:
         restrict = """AND c.id IN (SELECT candidate_id FROM identity_candidatemember
                                    WHERE profile_id = ANY(%(scope)s))"""
         params["scope"] = scope
     sql = f"""
-        SELECT c.id, c.status, c.evidence,
+        SELECT c.id, c.status, CASE WHEN c.status = 'dismissed' THEN c.evidence END,
                (SELECT array_agg(m.profile_id ORDER BY m.profile_id)
                   FROM identity_candidatemember m WHERE m.candidate_id = c.id)
         FROM identity_duplicatecandidate c
@@ -461,7 +464,7 @@ def _existing(scope):
     for candidate_id, status, evidence, members in _stream(sql, params):
         if isinstance(evidence, str):  # Django leaves jsonb undecoded on raw cursors
             evidence = json.loads(evidence)
-        keys = frozenset(_evidence_key(item) for item in evidence)
+        keys = frozenset(_evidence_key(item) for item in evidence or ())
         # An open candidate wins over a dismissed one of the same profiles (rows come dismissed
         # first, open last).
         existing[frozenset(members or [])] = (candidate_id, status, keys)
@@ -479,13 +482,12 @@ def _reconcile(groups, *, scope, config):
         if found is None:
             creates.append(group)
             continue
-        evidence = _group_evidence(group)
         candidate_id, status, keys = found
         kept.add(candidate_id)
         if status == DuplicateCandidate.Status.OPEN:
-            updates.append((candidate_id, evidence))
-        elif {_evidence_key(e) for e in evidence} - keys:
-            reopens.append((candidate_id, evidence))
+            updates.append((candidate_id, group))
+        elif {_evidence_key(e) for e in _group_evidence(group)} - keys:
+            reopens.append((candidate_id, group))
     superseded = [
         candidate_id for candidate_id, status, _ in existing.values()
         if status == DuplicateCandidate.Status.OPEN and candidate_id not in kept
@@ -509,15 +511,14 @@ def _reconcile(groups, *, scope, config):
 
 
 def _update(cursor, rows, *, reopening, now):
-    """Refresh the evidence of kept candidates; reopened ones also get their blocking codes
-    (kept open ones have theirs kept current by the services that change their profiles)."""
+    """Refresh the evidence of kept candidates (id, group) from their groups; reopened ones also
+    get their blocking codes (kept open ones have theirs kept current by the services that
+    change their profiles)."""
     ids = [candidate_id for candidate_id, _ in rows]
-    evidence = [evidence for _, evidence in rows]
+    evidence = [_group_evidence(group) for _, group in rows]
     codes = None
     if reopening:
-        members = dict(CandidateMember.objects.filter(candidate_id__any=ids)
-                       .values_list("candidate_id").annotate(ids=ArrayAgg("profile_id")))
-        codes = blocking_codes_of_groups([members[pk] for pk in ids])
+        codes = blocking_codes_of_groups([sorted(group.members) for _, group in rows])
     cursor.execute(
         """
         UPDATE identity_duplicatecandidate c
