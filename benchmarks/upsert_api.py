@@ -65,9 +65,13 @@ BIN = Path(sys.executable).parent
 TARGET_WRITES_PER_S = 1_000
 TARGET_P95_MS = 50
 
-# Gunicorn set-ups to try on a 2-core machine: name -> arguments.
+# Gunicorn set-ups to try on a 2-core machine: name -> arguments. Threaded workers share
+# transactions between the concurrent writes of a process (group commit, identity/batching.py;
+# API_GROUP_COMMIT=false turns it off); sync workers resolve each write alone.
 SERVERS = {
     "sync-4": ["--worker-class", "sync", "--workers", "4"],
+    "gthread-1x8": ["--worker-class", "gthread", "--workers", "1", "--threads", "8",
+                    "--keep-alive", "30"],
     "gthread-2x4": ["--worker-class", "gthread", "--workers", "2", "--threads", "4",
                     "--keep-alive", "30"],
     "gthread-4x2": ["--worker-class", "gthread", "--workers", "4", "--threads", "2",

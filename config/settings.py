@@ -151,6 +151,8 @@ DETECT_ON_WRITE = env_bool("DETECT_ON_WRITE", True)
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
 if IDEMPOTENCY_KEY_HOURS < 24:
     raise ImproperlyConfigured("IDEMPOTENCY_KEY_HOURS must be at least 24")
+# Concurrent API writes of one threaded server process share a transaction (identity/batching.py).
+API_GROUP_COMMIT = env_bool("API_GROUP_COMMIT", True)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -7,17 +7,17 @@ Views parse, authenticate and call one service or selector. Errors are
 import json
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import transaction
 from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from identity import idempotency
+from identity import batching
 from identity.models import DuplicateCandidate
 from identity.normalisers import InvalidValue, normalise
 from identity.openapi import openapi_document
-from identity.resolution import ResolutionBusy, identifier_types, resolve_write
+from identity.resolution import ResolutionBusy, identifier_types
 from identity.selectors import candidates_after, profile_holding, profile_json, survivor_of
 from identity.tokens import authenticate_token
 from identity.writes import InvalidWrite, body_hash, parse_write
@@ -79,6 +79,20 @@ def read_json(request):
         return None, api_error(400, "invalid_json", f"the body is not valid JSON: {error}", "body")
 
 
+def group_committed(view):
+    """Announce the request's write to the process's group commit (identity/batching.py) as it
+    comes in, so that a leader gathering a batch waits for it; `request.arrival` takes it."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        batched = settings.API_GROUP_COMMIT and request.META.get("wsgi.multithread", False)
+        with batching.arrival(batched=batched) as request.arrival:
+            return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@group_committed
 @api_view("POST")
 def upsert(request):
     payload, error = read_json(request)
@@ -91,36 +105,28 @@ def upsert(request):
             "Idempotency-Key",
         )
     try:
-        write = parse_write(payload, types=identifier_types(), source=request.api_token.name)
+        types = identifier_types(request.api_token.types_fingerprint)
+        write = parse_write(payload, types=types, source=request.api_token.name)
     except InvalidWrite as invalid:
         return api_error(400, invalid.code, invalid.message, invalid.field)
-
-    def respond():
-        resolution = resolve_write(write)
-        return (201 if resolution.created else 200), resolution.as_json()
-
     try:
-        if key is None:
-            status, body = respond()
-        else:
-            with transaction.atomic():
-                outcome = idempotency.run_once(
-                    token=request.api_token, key=key, body_hash=body_hash(payload), work=respond
-                )
-            if outcome.refusal == "in_flight":
-                return api_error(
-                    409, "in_flight", "a request with this Idempotency-Key is still running",
-                    "Idempotency-Key",
-                )
-            if outcome.refusal == "other_body":
-                return api_error(
-                    422, "idempotency_key_reused",
-                    "this Idempotency-Key was used with another body", "Idempotency-Key",
-                )
-            status, body = outcome.status, outcome.body
+        outcome = request.arrival.submit(
+            write, token=request.api_token, key=key,
+            body_hash=None if key is None else body_hash(payload),
+        )
     except ResolutionBusy as busy:
         return api_error(503, "busy", str(busy), Retry_After="1")
-    return JsonResponse(body, status=status)
+    if outcome.refusal == "in_flight":
+        return api_error(
+            409, "in_flight", "a request with this Idempotency-Key is still running",
+            "Idempotency-Key",
+        )
+    if outcome.refusal == "other_body":
+        return api_error(
+            422, "idempotency_key_reused",
+            "this Idempotency-Key was used with another body", "Idempotency-Key",
+        )
+    return JsonResponse(outcome.body, status=outcome.status)
 
 
 @api_view("GET")
@@ -143,7 +149,7 @@ def profile_detail(request, profile_id):
 def lookup(request):
     key = request.GET.get("type", "")
     raw = request.GET.get("value")
-    types = identifier_types()
+    types = identifier_types(request.api_token.types_fingerprint)
     if key not in types:
         return api_error(400, "invalid", f"{key!r} is not an identifier type", "type")
     if raw is None:

@@ -88,20 +88,24 @@ class Resolution:
 
 # Identifier types by key, cached per process under a fingerprint of the table's rows.
 _types_cache = {}
+TYPES_FINGERPRINT = (
+    "SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM identity_identifiertype t"
+)
 
 
-def identifier_types():
+def identifier_types(fingerprint=None):
     """All identifier types by key: the rules every write of a request or batch follows.
 
-    Each call asks PostgreSQL for an md5 of every row of the types table (one light query) and
-    reuses the types loaded under that fingerprint: a flag changed by any path (settings page,
-    admin, SQL) is seen by the next call, never an outdated `unique` or `single_valued`.
+    Each call asks PostgreSQL for an md5 of every row of the types table (one light query,
+    TYPES_FINGERPRINT) and reuses the types loaded under that fingerprint: a flag changed by any
+    path (settings page, admin, SQL) is seen by the next call, never an outdated `unique` or
+    `single_valued`. A caller that has just read the fingerprint in a query of its own passes it
+    (the API reads it with the token: one round trip, not two).
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM identity_identifiertype t"
-        )
-        (fingerprint,) = cursor.fetchone()
+    if fingerprint is None:
+        with connection.cursor() as cursor:
+            cursor.execute(TYPES_FINGERPRINT)
+            (fingerprint,) = cursor.fetchone()
     types = _types_cache.get(fingerprint)
     if types is None:
         # Loaded after the fingerprint was read, so never older than it.

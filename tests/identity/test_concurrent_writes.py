@@ -6,12 +6,13 @@ connection), all released at once by a barrier.
 
 import json
 import threading
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from identity.models import DuplicateCandidate, Identifier
+from identity.models import DuplicateCandidate, IdempotencyRecord, Identifier
 from profiles.models import Profile
 from tests.conftest import gunicorn, server_env
 from tests.factories import make_token
@@ -111,3 +112,32 @@ def test_writers_racing_with_id_email_and_phone_of_one_person_end_in_one_profile
         ("customer_id", "C-1"), ("email", "ann@example.com"), ("phone", "+12125550142"),
     ]
     assert not DuplicateCandidate.objects.exists()
+
+
+def test_writers_racing_with_one_idempotency_key_write_once(api_server):
+    # Threads of one gunicorn process share transactions (group commit); the key still holds.
+    token = make_token()
+    body = {"record": {"email": "once@example.com", "visits": 1}, "matchKey": "email"}
+    barrier = threading.Barrier(WRITERS)
+
+    def send(_):
+        request = urllib.request.Request(
+            f"{api_server}/api/v1/profiles/upsert", data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                     "Idempotency-Key": "order-1"},
+        )
+        barrier.wait(timeout=30)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.loads(refused.read())
+
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        results = list(pool.map(send, range(WRITERS)))
+
+    assert {status for status, _ in results} <= {201, 409}
+    answers = [answer for status, answer in results if status == 201]
+    assert answers and all(answer == answers[0] for answer in answers)
+    assert Profile.objects.count() == 1
+    assert IdempotencyRecord.objects.get().response_body == answers[0]

@@ -1,0 +1,236 @@
+"""Group commit: concurrent API writes of one server process share one transaction.
+
+A write's cost is mostly per transaction (BEGIN, the lock and load queries, COPY, COMMIT, the
+detection queueing), not per row: `resolve_writes` does a batch of a thousand imported rows
+at a fraction of a thousand single writes. So the upsert view of a threaded server (gunicorn
+gthread) hands its parsed write to the process's `group_commit`:
+
+- a request announces itself when its view starts (`arrival()`), and submits its write once
+  parsed (validation errors, 400, never join a batch);
+- with no batch running, the submitting request leads: it waits, at most MAX_WAIT, while other
+  announced requests of the process are still parsing, then takes up to MAX_BATCH queued writes
+  and resolves them in one transaction, in queue order; every other request waits for its answer;
+- when the batch ends, the oldest write queued meanwhile leads the next batch. A batch of one
+  (nobody else came) is the leader's own write, resolved by the single-write path.
+
+Each request gets exactly the answer it would get alone after the writes before it: the batch is
+resolved in order, later writes seeing earlier ones (`resolve_writes`). Keyed writes
+(Idempotency-Key) are claimed, checked and remembered inside the batch's transaction, as
+`idempotency.run_once` does for one write; a key repeated within one batch is in flight (409).
+
+When the batch fails before its commit (ResolutionBusy, any exception), nothing of it was
+written, and each of its writes is resolved again alone by its own request, which gets what a
+write alone gets: 200/201, 503 or 500. When it fails after its commit (detection could not be
+queued), every request of the batch gets the error (a 500), as a write alone would. No request
+waits for anything but a running batch, which always answers every write it took.
+
+The single-write path (`resolve_alone`) serves servers without threads (sync workers, the
+test client), where no two requests of a process ever wait together, and every server when
+API_GROUP_COMMIT is off.
+"""
+
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from identity import idempotency
+from identity.resolution import resolve_write, resolve_writes
+
+MAX_BATCH = 64  # writes per transaction
+MAX_WAIT = 0.002  # seconds a leader waits for requests of its process still parsing
+
+
+def response_of(resolution):
+    """(status, body) of the API's answer to a resolved write."""
+    return (201 if resolution.created else 200), resolution.as_json()
+
+
+def resolve_alone(write, *, token, key=None, body_hash=None):
+    """Resolve one write in a transaction of its own; an idempotency.Outcome."""
+    if key is None:
+        status, body = response_of(resolve_write(write))
+        return idempotency.Outcome(status=status, body=body)
+    with transaction.atomic():
+        return idempotency.run_once(
+            token=token, key=key, body_hash=body_hash,
+            work=lambda: response_of(resolve_write(write)),
+        )
+
+
+@dataclass(eq=False)
+class _Entry:
+    write: object
+    token: object
+    key: str | None
+    body_hash: str | None
+    answered: threading.Event
+    outcome: idempotency.Outcome | None = None
+    error: BaseException | None = None
+    alone: bool = False  # the batch failed before its commit: resolve this write alone
+    lead: bool = False  # the previous leader handed over: lead the next batch
+
+
+class GroupCommit:
+    def __init__(self, *, max_batch=MAX_BATCH, max_wait=MAX_WAIT):
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self._changed = threading.Condition()
+        self._queue = []
+        self._leading = False  # a batch is being gathered or resolved
+        self._arriving = 0  # requests announced and not yet submitted
+
+    def arrival(self):
+        """A request that will submit a write (or give up): a context manager."""
+        return _Arrival(self)
+
+    def _submit(self, entry):
+        with self._changed:
+            self._arriving -= 1
+            self._queue.append(entry)
+            self._changed.notify_all()
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            entry.answered.wait()
+            lead = entry.lead
+        if lead:
+            self._lead()
+        if entry.alone:
+            return resolve_alone(
+                entry.write, token=entry.token, key=entry.key, body_hash=entry.body_hash
+            )
+        if entry.error is not None:
+            raise entry.error
+        return entry.outcome
+
+    def _lead(self):
+        batch = []
+        try:
+            batch = self._gather()
+            _resolve_batch(batch)
+        finally:
+            with self._changed:
+                if self._queue:
+                    self._queue[0].lead = True
+                    self._queue[0].answered.set()
+                else:
+                    self._leading = False
+            for entry in batch:
+                entry.answered.set()
+
+    def _gather(self):
+        deadline = time.monotonic() + self.max_wait
+        with self._changed:
+            while len(self._queue) < self.max_batch and self._arriving:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            batch = self._queue[:self.max_batch]
+            del self._queue[:self.max_batch]
+        return batch
+
+
+class _Arrival:
+    def __init__(self, group):
+        self.group = group
+        self.submitted = False
+
+    def __enter__(self):
+        with self.group._changed:
+            self.group._arriving += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        if not self.submitted:
+            with self.group._changed:
+                self.group._arriving -= 1
+                self.group._changed.notify_all()
+
+    def submit(self, write, *, token, key=None, body_hash=None):
+        """Resolve `write` in the next batch; its idempotency.Outcome."""
+        self.submitted = True
+        entry = _Entry(write, token, key, body_hash, threading.Event())
+        return self.group._submit(entry)
+
+
+class _Alone(nullcontext):
+    def __enter__(self):
+        return self
+
+    def submit(self, write, **options):
+        return resolve_alone(write, **options)
+
+
+def arrival(*, batched):
+    """Where a request's write goes: the process's group commit, or a transaction of its own."""
+    return group_commit.arrival() if batched else _Alone()
+
+
+def _resolve_batch(batch):
+    """Answer every entry of `batch`: outcome, error or alone."""
+    if len(batch) == 1:  # the leader's own write: the single-write path, with its answers
+        (entry,) = batch
+        try:
+            entry.outcome = resolve_alone(
+                entry.write, token=entry.token, key=entry.key, body_hash=entry.body_hash
+            )
+        except BaseException as error:
+            entry.error = error
+        return
+    committed = False
+
+    def mark_committed():
+        nonlocal committed
+        committed = True
+
+    try:
+        with transaction.atomic():
+            # First of the commit hooks: a later one failing (queue_detection) leaves it set.
+            transaction.on_commit(mark_committed)
+            outcomes = _resolve_in_transaction(batch)
+    except BaseException as error:
+        for entry in batch:
+            if committed:
+                entry.error = error
+            else:
+                entry.alone = True
+        return
+    for entry, outcome in zip(batch, outcomes, strict=True):
+        entry.outcome = outcome
+
+
+def _resolve_in_transaction(batch):
+    """The Outcome of each entry, in order; call inside transaction.atomic()."""
+    outcomes = {}
+    claimed = set()
+    resolving = []
+    for entry in batch:
+        if entry.key is not None:
+            if (entry.token.pk, entry.key) in claimed:
+                outcomes[entry] = idempotency.Outcome(refusal="in_flight")
+                continue
+            refused = idempotency.claim(
+                token=entry.token, key=entry.key, body_hash=entry.body_hash
+            )
+            if refused is not None:
+                outcomes[entry] = refused
+                continue
+            claimed.add((entry.token.pk, entry.key))
+        resolving.append(entry)
+    keyed = []
+    if resolving:
+        resolutions = resolve_writes([entry.write for entry in resolving])
+        for entry, resolution in zip(resolving, resolutions, strict=True):
+            status, body = response_of(resolution)
+            outcomes[entry] = idempotency.Outcome(status=status, body=body)
+            if entry.key is not None:
+                keyed.append((entry.token, entry.key, entry.body_hash, status, body))
+    idempotency.remember(keyed)
+    return [outcomes[entry] for entry in batch]
+
+
+group_commit = GroupCommit()

@@ -1,0 +1,174 @@
+"""Group commit (identity/batching.py): concurrent writes of one process share a transaction,
+and each still gets exactly its own answer.
+
+Each write is submitted from a thread of its own (its own database connection). All are
+announced before the first is submitted, so the leader waits for every one of them: one batch.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import pytest
+from django.db import connection
+
+from identity.batching import GroupCommit, resolve_alone
+from identity.models import ApiToken, IdempotencyRecord, Identifier
+from identity.resolution import ResolutionBusy, identifier_types
+from identity.writes import body_hash, parse_write
+from profiles.models import Profile
+from tests.factories import make_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def body(record, match_key="email"):
+    return {"record": record, "matchKey": match_key}
+
+
+def in_one_batch(*submissions):
+    """Submit (body, key) pairs at once; the Outcome, or the exception raised, of each."""
+    token = ApiToken.objects.get()
+    types = identifier_types()
+    group = GroupCommit(max_batch=len(submissions), max_wait=60)
+
+    def submit(arrival, submission):
+        payload, key = submission
+        try:
+            return arrival.submit(
+                parse_write(payload, types=types, source=token.name), token=token, key=key,
+                body_hash=body_hash(payload),
+            )
+        except Exception as error:
+            return error
+        finally:
+            connection.close()
+
+    with ExitStack() as stack, ThreadPoolExecutor(len(submissions)) as pool:
+        arrivals = [stack.enter_context(group.arrival()) for _ in submissions]
+        return list(pool.map(submit, arrivals, submissions))
+
+
+def transactions_of(model):
+    """How many transactions wrote the rows of `model` (their distinct xmin)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(DISTINCT xmin::text) FROM {model._meta.db_table}")
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def token():
+    return make_token()
+
+
+def test_concurrent_writes_commit_together_and_each_gets_its_own_answer(token):
+    outcomes = in_one_batch(
+        (body({"email": "ann@example.com", "first_name": "Ann"}), None),
+        (body({"email": " ANN@example.com", "customer_id": "C-1"}), None),
+        (body({"customer_id": "C-1", "phone": "(212) 555-0142"}, "customer_id"), None),
+        (body({"email": "bob@example.com"}), None),
+        (body({"email": "Bob@Example.com", "city": "Boston"}), None),
+    )
+
+    ann, bob = outcomes[:3], outcomes[3:]
+    for outcomes_of_one_person in (ann, bob):
+        assert sorted(o.status for o in outcomes_of_one_person)[-1] == 201
+        assert [o.body["created"] for o in outcomes_of_one_person].count(True) == 1
+        assert len({o.body["profileId"] for o in outcomes_of_one_person}) == 1
+        assert all(o.body["conflicts"] == [] for o in outcomes_of_one_person)
+    assert Profile.objects.count() == 2
+    assert sorted(Profile.objects.get(pk=ann[0].body["profileId"]).identifiers.values_list(
+        "type__key", "value")) == [
+        ("customer_id", "C-1"), ("email", "ann@example.com"), ("phone", "+12125550142"),
+    ]
+    assert transactions_of(Profile) == 1
+
+
+def test_idempotency_keys_are_claimed_checked_and_remembered_in_the_batch(token):
+    api_token = ApiToken.objects.get()
+    types = identifier_types()
+    stored = {}
+    for key, payload in [("order-1", body({"email": "a@example.com"})),
+                         ("order-2", body({"email": "b@example.com"}))]:
+        stored[key] = resolve_alone(
+            parse_write(payload, types=types), token=api_token, key=key,
+            body_hash=body_hash(payload),
+        )
+
+    replay, other_body, first, repeat, plain = in_one_batch(
+        (body({"email": "a@example.com"}), "order-1"),
+        (body({"email": "c@example.com"}), "order-2"),
+        (body({"email": "d@example.com"}), "order-3"),
+        (body({"email": "d@example.com"}), "order-3"),
+        (body({"email": "e@example.com"}), None),
+    )
+
+    assert replay.replayed and (replay.status, replay.body) == (201, stored["order-1"].body)
+    assert other_body.refusal == "other_body"
+    # The same key twice in one batch: one runs, the other is still in flight (409).
+    assert sorted([first.refusal or "", repeat.refusal or ""]) == ["", "in_flight"]
+    ran = first if first.refusal is None else repeat
+    assert ran.status == 201
+    record = IdempotencyRecord.objects.get(key="order-3")
+    assert (record.response_status, record.response_body) == (201, ran.body)
+    assert plain.status == 201
+    assert not Identifier.objects.filter(value="c@example.com").exists()
+    assert Identifier.objects.filter(value="d@example.com").count() == 1
+
+
+@pytest.fixture(params=["check_violation", "raise_exception"])
+def poisoned_email(request, db):
+    """The database refuses one email: as a constraint would (retried, then busy), or with an
+    unexpected error."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            CREATE FUNCTION refuse_poison() RETURNS trigger AS $$
+            BEGIN
+                IF NEW.value = 'poison@example.com' THEN
+                    RAISE EXCEPTION 'poisoned' USING ERRCODE = '{request.param}';
+                END IF;
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER refuse_poison BEFORE INSERT ON identity_identifier
+                FOR EACH ROW EXECUTE FUNCTION refuse_poison();
+        """)
+    yield request.param
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_poison ON identity_identifier; "
+                       "DROP FUNCTION refuse_poison()")
+
+
+def test_a_failing_batch_resolves_each_write_alone_and_only_the_culprit_fails(
+    token, poisoned_email
+):
+    first, poison, last = in_one_batch(
+        (body({"email": "first@example.com"}), "k-1"),
+        (body({"email": "poison@example.com"}), "k-2"),
+        (body({"email": "last@example.com"}), None),
+    )
+
+    assert first.status == last.status == 201
+    if poisoned_email == "check_violation":
+        assert isinstance(poison, ResolutionBusy)
+    else:
+        assert "poisoned" in str(poison)
+    assert sorted(Identifier.objects.values_list("value", flat=True)) == [
+        "first@example.com", "last@example.com",
+    ]
+    assert Profile.objects.count() == 2
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["k-1"]
+
+
+def test_a_batch_failing_after_its_commit_answers_everyone_with_the_error(token, settings):
+    # Detection cannot be queued after the commit: nothing to redo, everyone hears of it.
+    settings.DETECT_ON_WRITE = True
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+
+    outcomes = in_one_batch(
+        (body({"email": "a@example.com"}), None),
+        (body({"email": "b@example.com"}), None),
+    )
+
+    assert all(isinstance(outcome, Exception) for outcome in outcomes)
+    assert sorted(Identifier.objects.values_list("value", flat=True)) == [
+        "a@example.com", "b@example.com",
+    ]
