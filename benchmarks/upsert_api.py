@@ -76,6 +76,12 @@ SERVERS = {
                     "--keep-alive", "30"],
     "gthread-4x2": ["--worker-class", "gthread", "--workers", "4", "--threads", "2",
                     "--keep-alive", "30"],
+    "gthread-4x2-c2": ["--worker-class", "gthread", "--workers", "4", "--threads", "2",
+                       "--worker-connections", "2", "--keep-alive", "30"],
+    # At most 4 connections a worker: the 8 clients' keep-alive connections spread 4 and 4,
+    # instead of most landing on whichever worker accepted first.
+    "gthread-2x4-c4": ["--worker-class", "gthread", "--workers", "2", "--threads", "4",
+                       "--worker-connections", "4", "--keep-alive", "30"],
 }
 
 # Every FRESH_EVERY-th write of a client is for a brand-new person, sent by a pair of clients.
