@@ -22,7 +22,15 @@ is_root() { [ "$(id -u)" = 0 ]; }
 as_owner() { if is_root; then runuser -u "$OWNER" -- "$@"; else "$@"; fi; }
 say() { echo "services: $*"; }
 
-port_in_use() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A port is taken when something listens on it, and also when an outgoing connection uses it as
+# its local port (54329 lies in Linux's ephemeral range): a server could not bind it then either.
+port_in_use() {
+    if command -v ss >/dev/null; then
+        [ -n "$(ss -Htan "( sport = :$1 )" 2>/dev/null)" ]
+    else
+        (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    fi
+}
 
 # The wanted port, or the next free one when another program holds it.
 free_port_from() {
@@ -102,9 +110,19 @@ CONF
         PG_PORT=$(cat "$VAR/postgres/port" 2>/dev/null || echo "$PG_PORT")
         say "PostgreSQL already running on 127.0.0.1:$PG_PORT"
     else
+        # A port can still be taken between the check and the start: then the next one.
+        local tries=0
         PG_PORT=$(free_port_from "$PG_PORT")
-        as_owner "$bin/pg_ctl" -D "$PGDATA" -l "$VAR/postgres/server.log" -o "-p $PG_PORT" -w -t 60 \
-            start >/dev/null || { echo "services: see $VAR/postgres/server.log" >&2; exit 1; }
+        until as_owner truncate -s 0 "$VAR/postgres/server.log" \
+                && as_owner "$bin/pg_ctl" -D "$PGDATA" -l "$VAR/postgres/server.log" \
+                    -o "-p $PG_PORT" -w -t 60 start >/dev/null; do
+            tries=$((tries + 1))
+            if [ "$tries" -ge 5 ] || ! grep -q "Address already in use" "$VAR/postgres/server.log"; then
+                echo "services: see $VAR/postgres/server.log" >&2
+                exit 1
+            fi
+            PG_PORT=$(free_port_from $((PG_PORT + 1)))
+        done
         echo "$PG_PORT" > "$VAR/postgres/port"
         say "PostgreSQL started on 127.0.0.1:$PG_PORT"
     fi

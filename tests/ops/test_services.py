@@ -104,3 +104,27 @@ def test_services_move_to_the_next_free_port_when_another_program_holds_theirs(c
     used = int(url.rsplit(":", 1)[1].split("/")[0])
     assert used != pg_port
     assert listening(used)
+
+
+def test_services_skip_a_port_an_outgoing_connection_uses(checkout):
+    folder, env, services = checkout
+    pg_port = int(env["MERGEGUARD_PG_PORT"])
+    # The project's ports lie in the ephemeral range: a client's connection can hold one as its
+    # local port, and then no server can bind it, though nothing listens there.
+    with socket.socket() as server, socket.socket() as client:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        client.bind(("127.0.0.1", pg_port))
+        client.connect(server.getsockname())
+        assert not listening(pg_port)
+
+        result = services("start")
+
+        assert result.returncode == 0, result.stderr
+    url = next(
+        line for line in (folder / ".var" / "env").read_text().splitlines()
+        if line.startswith("DATABASE_URL=")
+    )
+    used = int(url.rsplit(":", 1)[1].split("/")[0])
+    assert used != pg_port
+    assert listening(used)
