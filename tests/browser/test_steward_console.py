@@ -17,6 +17,7 @@ def test_a_steward_reviews_a_blocked_group_and_dismisses_another(
 ):
     page = log_in(steward)
     page.get_by_role("link", name="Queue").click()
+    page.wait_for_url(re.compile(r"/queue/$"))  # loaded, htmx ready: a change is sent at once
 
     page.get_by_label("Blocked", exact=True).select_option("yes")
 
