@@ -144,18 +144,21 @@ def celery_worker(django_db_setup, django_db_blocker):
 
     Tests using it must commit their data (`django_db(transaction=True)`) for the worker to see it.
     """
-    yield from _run_worker()
-
-
-def _run_worker():
-    name = f"test-{uuid.uuid4().hex[:8]}@%h"
-    env = server_env()
     celery_app.control.purge()
+    with worker_process() as process:
+        yield process
+
+
+@contextlib.contextmanager
+def worker_process(*options, **env):
+    """A real Celery worker process (solo pool) on the test database and Redis; `options` are
+    added to its command line (`-Q queue`), `env` to its environment."""
+    name = f"test-{uuid.uuid4().hex[:8]}@%h"
     log = open(ROOT / ".var" / "test-worker.log", "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-         "--without-mingle", "--without-gossip", "-l", "INFO", "-n", name],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+         "--without-mingle", "--without-gossip", "-l", "INFO", "-n", name, *options],
+        cwd=ROOT, env=server_env(**env), stdout=log, stderr=subprocess.STDOUT,
     )
     hostname = name.replace("%h", os.uname().nodename)
     deadline = time.monotonic() + 60
