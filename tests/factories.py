@@ -1,6 +1,7 @@
 """Test data made through the real services, as the product makes it."""
 
 import json
+import time
 
 from identity.resolution import identifier_types, resolve_write, resolve_writes
 from identity.tokens import create_api_token
@@ -52,3 +53,13 @@ def identifiers_of(profile_id, *, current=None):
         if current is None or identifier.is_current == current:
             held.setdefault(identifier.type.key, []).append(identifier.value)
     return {key: sorted(values) for key, values in held.items()}
+
+
+def wait_for(predicate, seconds=60, every=0.05):
+    """Whether `predicate()` came true within `seconds` (work a real worker does meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False

@@ -1,24 +1,15 @@
 """Detection through the real Celery worker: after a write, and as a full run with progress."""
 
 import json
-import time
 
 import pytest
 from django.core.management import call_command
 
 from identity.models import DetectionRun, DuplicateCandidate
-from tests.factories import make_token, post_json, write
+from tests.factories import make_token, post_json, wait_for, write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def wait_for(predicate, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_write_sharing_a_phone_becomes_a_candidate_through_the_worker(

@@ -11,20 +11,13 @@ from identity.resolution import identifier_types, resolve_writes
 from identity.tasks import PENDING_KEY, SCHEDULED_KEY, _redis, detect_pending_profiles
 from identity.writes import parse_write
 from tests.conftest import worker_process
+from tests.factories import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HOUSEHOLDS = 2000
 QUEUE = "detection-crash-test"  # a queue of its own: the session's worker must not take it
 
-
-def wait_for(predicate, seconds=60, every=0.02):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
 
 
 @pytest.fixture
@@ -46,7 +39,7 @@ def test_a_worker_killed_while_draining_leaves_the_rest_to_the_next_worker(redis
     # Unacknowledged tasks come back after 2 s instead of an hour.
     with worker_process("-Q", QUEUE, CELERY_VISIBILITY_TIMEOUT="2") as first:
         detect_pending_profiles.apply_async(queue=QUEUE)
-        assert wait_for(lambda: DuplicateCandidate.objects.exists())
+        assert wait_for(lambda: DuplicateCandidate.objects.exists(), every=0.02)
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
 
