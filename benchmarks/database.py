@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import redis
 from psycopg.conninfo import make_conninfo
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -68,3 +69,17 @@ def run_measured(command, *, env, stdout=None):
         peak_kb = int(Path(peak_file.name).read_text() or 0)
     return (process.returncode, seconds, usage.ru_utime + usage.ru_stime, peak_kb / 1024,
             output)
+
+
+def empty_redis_database(redis_url):
+    """The URL of an empty database on REDIS_URL's server (the highest numbered first), where
+    a benchmark's tasks and pending detection meet no worker and none of the project's keys."""
+    base = urlsplit(redis_url)
+    for db in range(15, 0, -1):
+        url = urlunsplit(base._replace(path=f"/{db}"))
+        try:
+            if redis.Redis.from_url(url).dbsize() == 0:
+                return url
+        except redis.ResponseError:  # the server has fewer databases
+            continue
+    raise RuntimeError(f"no empty Redis database on {redis_url} for a benchmark")

@@ -43,6 +43,7 @@ import json
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -55,7 +56,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from benchmarks.database import manage, run_measured
+from benchmarks.database import empty_redis_database, manage, run_measured
 
 BENCH_DB = os.environ.get("BENCH_DB_NAME") or "mergeguard_bench_detect"
 DEFAULT_ROWS = 1_000_000
@@ -267,10 +268,8 @@ INCREMENTAL_SAMPLE = 200
 
 def _incremental(env):
     """Time incremental detection (SPEC 12: under 20 ms added to a write), in a subprocess."""
-    from benchmarks.upsert_api import _Broker
-
     # An empty Redis database: the pending set of the project's own writes is not touched.
-    env = {**env, "REDIS_URL": _Broker(os.environ["REDIS_URL"]).url}
+    env = {**env, "REDIS_URL": empty_redis_database(os.environ["REDIS_URL"])}
     done = subprocess.run([sys.executable, "-m", "benchmarks.detection", "--incremental"],
                           cwd=PROJECT, env=env, capture_output=True, text=True)
     if done.returncode:
@@ -306,18 +305,12 @@ def _incremental_only():
             detecting.append((time.perf_counter() - started) * 1000)
     finally:
         client.delete(PENDING_KEY, SCHEDULED_KEY)
-    queueing.sort()
-    detecting.sort()
-
-    def percentile(times, p):
-        return times[min(len(times) - 1, int(len(times) * p))]
-
+    write_p95 = statistics.quantiles(queueing, n=20)[-1]
     print(f"incremental detection ({INCREMENTAL_SAMPLE} profiles at random, one at a time):")
-    print(f"  added to the write  p50 {percentile(queueing, .5):.2f} ms, p95 "
-          f"{percentile(queueing, .95):.2f} ms (queue_detection after commit; "
-          f"{_verdict(percentile(queueing, .95) < 20)} < 20 ms)")
-    print(f"  in the worker       p50 {percentile(detecting, .5):.1f} ms, p95 "
-          f"{percentile(detecting, .95):.1f} ms, max {detecting[-1]:.1f} ms "
+    print(f"  added to the write  p50 {statistics.median(queueing):.2f} ms, p95 "
+          f"{write_p95:.2f} ms (queue_detection after commit; {_verdict(write_p95 < 20)} < 20 ms)")
+    print(f"  in the worker       p50 {statistics.median(detecting):.1f} ms, p95 "
+          f"{statistics.quantiles(detecting, n=20)[-1]:.1f} ms, max {max(detecting):.1f} ms "
           f"(detect_for_profiles of one profile's component)")
 
 

@@ -45,13 +45,12 @@ from array import array
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
 from psycopg.conninfo import make_conninfo
 
-from benchmarks.database import bench_database, manage
+from benchmarks.database import bench_database, empty_redis_database, manage
 from identity.tasks import PENDING_KEY, SCHEDULED_KEY
 
 BENCH_DB = "mergeguard_bench_api"  # + "_<pid>", so that two runs at once do not meet
@@ -283,17 +282,8 @@ class _Broker:
     """
 
     def __init__(self, redis_url):
-        base = urlsplit(redis_url)
-        for db in range(15, 0, -1):
-            url = urlunsplit(base._replace(path=f"/{db}"))
-            client = redis.Redis.from_url(url)
-            try:
-                if client.dbsize() == 0:
-                    self.url, self.client = url, client
-                    return
-            except redis.ResponseError:  # the server has fewer databases
-                continue
-        raise RuntimeError(f"no empty Redis database on {redis_url} for the bench's tasks")
+        self.url = empty_redis_database(redis_url)
+        self.client = redis.Redis.from_url(self.url)
 
     def queued(self, worker_pids):
         return self.client.eval(self.SCRIPT, 1, self.QUEUE, "count", *worker_pids)

@@ -189,14 +189,9 @@ class SimilarPair(tuple):
     of each compared field in turn)."""
 
     __slots__ = ()
-    rule = "similar_people"
 
     def __new__(cls, a, b, score, comparisons):
         return super().__new__(cls, (a, b, score, comparisons))
-
-    @property
-    def score(self):
-        return self[2]
 
     def as_dict(self):
         a, b, score, comparisons = self
@@ -210,6 +205,10 @@ class SimilarPair(tuple):
 
 def _evidence_dict(item):
     return item.as_dict() if isinstance(item, SimilarPair) else item
+
+
+def _score(item):
+    return item[2] if isinstance(item, SimilarPair) else item["score"]
 
 
 def _plain(value):
@@ -362,15 +361,19 @@ def _stream(sql, params):
     """Rows of a query through a server-side cursor: memory stays flat whatever the count."""
     with transaction.atomic():
         with connection.cursor() as settings:
-            # Plan for every row, not the first tenth (a named cursor's default), without JIT,
-            # and sort and hash in memory.
+            # Plan for every row, not the first tenth (a named cursor's default).
             settings.execute("SET LOCAL cursor_tuple_fraction = 1.0")
-            settings.execute("SET LOCAL jit = off")
-            settings.execute("SET LOCAL work_mem = '64MB'")
+            _heavy_query_settings(settings)
         with connection.connection.cursor(name="detection") as cursor:
             cursor.itersize = FETCH_SIZE
             cursor.execute(sql, params)
             yield from cursor
+
+
+def _heavy_query_settings(cursor):
+    """For the rest of the transaction: no JIT, and sorts and hashes in memory."""
+    cursor.execute("SET LOCAL jit = off")
+    cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
 # The column types of similar_people_sql's rows: the pair, its score, then each compared field's
@@ -387,8 +390,7 @@ def _copy_out(sql, params, types):
     """
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
-            cursor.execute("SET LOCAL work_mem = '64MB'")
+            _heavy_query_settings(cursor)
             with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
                 copy.set_types(types)
                 yield from copy.rows()
@@ -420,11 +422,8 @@ def _group_evidence(group):
     items = {}
     for edge in group.edges:
         items.setdefault(_evidence_key(edge[3]), edge[3])
-    evidence = [
-        _evidence_dict(item)
-        for key, item in sorted(items.items(), key=lambda pair: (-pair[1][2] if isinstance(
-            pair[1], SimilarPair) else -pair[1]["score"], str(pair[0])))
-    ]
+    ordered = sorted(items.items(), key=lambda pair: (-_score(pair[1]), str(pair[0])))
+    evidence = [_evidence_dict(item) for _, item in ordered]
     if group.dropped:
         evidence.append({
             "rule": "group_size_limit", "score": 0,

@@ -440,14 +440,16 @@ class _Batch:
         self.touched_ids = sorted(
             {p.id for p in [*created, *changed]}
             | {i.profile.id for i in self.new_identifiers}
-            | {p.id for target, holder, *_ in self.collisions for p in (target, holder)}
+            | self._collided_ids()
         )
+
+    def _collided_ids(self):
+        return {p.id for target, holder, *_ in self.collisions for p in (target, holder)}
 
     def profiles_in_candidates(self):
         """The touched profiles that are in candidates (the others have no codes to refresh)."""
         members = {p.id for p in self.profiles.values() if p.in_candidates}
-        collided = {p.id for target, holder, *_ in self.collisions for p in (target, holder)}
-        return sorted(set(self.touched_ids) & members | collided)
+        return sorted(set(self.touched_ids) & members | self._collided_ids())
 
     def _record_conflicts(self):
         records = []

@@ -24,6 +24,15 @@ def listening(port):
         return False
 
 
+def database_port(folder):
+    """The PostgreSQL port `make services` wrote into the checkout's .var/env."""
+    url = next(
+        line for line in (folder / ".var" / "env").read_text().splitlines()
+        if line.startswith("DATABASE_URL=")
+    )
+    return int(url.rsplit(":", 1)[1].split("/")[0])
+
+
 @pytest.fixture
 def checkout(tmp_path):
     """A copy of the project's service script in a folder of its own, on ports of its own."""
@@ -97,11 +106,7 @@ def test_services_move_to_the_next_free_port_when_another_program_holds_theirs(c
         result = services("start")
 
         assert result.returncode == 0, result.stderr
-    url = next(
-        line for line in (folder / ".var" / "env").read_text().splitlines()
-        if line.startswith("DATABASE_URL=")
-    )
-    used = int(url.rsplit(":", 1)[1].split("/")[0])
+    used = database_port(folder)
     assert used != pg_port
     assert listening(used)
 
@@ -121,10 +126,6 @@ def test_services_skip_a_port_an_outgoing_connection_uses(checkout):
         result = services("start")
 
         assert result.returncode == 0, result.stderr
-    url = next(
-        line for line in (folder / ".var" / "env").read_text().splitlines()
-        if line.startswith("DATABASE_URL=")
-    )
-    used = int(url.rsplit(":", 1)[1].split("/")[0])
+    used = database_port(folder)
     assert used != pg_port
     assert listening(used)
