@@ -113,6 +113,12 @@ DATABASES = {
         conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
+# The write path's statements are prepared after this many runs on a connection
+# (identity/cursors.py). Off (DATABASE_PREPARED_STATEMENTS=false) behind a connection pooler
+# that does not keep prepared statements, such as PgBouncer before 1.21 in transaction mode.
+if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:63799/0")

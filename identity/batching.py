@@ -188,10 +188,16 @@ def _resolve_batch(batch):
         committed = True
 
     try:
-        with transaction.atomic():
-            # First of the commit hooks: a later one failing (queue_detection) leaves it set.
-            transaction.on_commit(mark_committed)
-            outcomes = _resolve_in_transaction(batch)
+        if any(entry.key is not None for entry in batch):
+            with transaction.atomic():
+                # First of the commit hooks: a later one failing (queue_detection) leaves it set.
+                transaction.on_commit(mark_committed)
+                outcomes = _resolve_in_transaction(batch)
+        else:  # no keys to claim: the writes' own transaction, without a savepoint inside
+            resolutions = resolve_writes(
+                [entry.write for entry in batch], on_commit=mark_committed
+            )
+            outcomes = [idempotency.Outcome(*response_of(r)) for r in resolutions]
     except BaseException as error:
         for entry in batch:
             if committed:

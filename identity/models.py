@@ -62,8 +62,14 @@ class Identifier(models.Model):
     (`is_current` false) was replaced on a single-valued type and still reaches its profile.
     """
 
-    profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="identifiers")
-    type = models.ForeignKey(IdentifierType, on_delete=models.PROTECT, related_name="identifiers")
+    # No index of their own: identifier_once_per_profile (profile, type, value) and
+    # identifier_lookup (type, value) lead with them, and every write keeps fewer indexes.
+    profile = models.ForeignKey(
+        Profile, on_delete=models.PROTECT, related_name="identifiers", db_index=False
+    )
+    type = models.ForeignKey(
+        IdentifierType, on_delete=models.PROTECT, related_name="identifiers", db_index=False
+    )
     raw_value = models.CharField(max_length=1000)
     value = models.CharField(max_length=1000, help_text="The normalised value.")
     is_current = models.BooleanField(default=True)

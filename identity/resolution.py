@@ -18,7 +18,7 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -26,6 +26,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from identity.blocking_codes import refresh_blocking_codes_of_profiles
+from identity.cursors import prepared_cursor
 from identity.detection import FEATURE_FIELDS, match_features
 from identity.locks import lock_key
 from identity.models import (
@@ -40,6 +41,9 @@ from profiles.attributes import apply_attributes, stamp
 from profiles.models import Profile
 
 ATTEMPTS = 5
+# New identifiers from which a batch inserts its new rows by COPY (an import's batch) instead
+# of within its one writing statement (the API's writes).
+COPY_FROM_ROWS = 100
 
 
 class ResolutionBusy(Exception):
@@ -119,11 +123,16 @@ def resolve_write(write):
     return resolve_writes([write])[0]
 
 
-def resolve_writes(writes):
-    """Resolve `writes` in order, in one transaction. Returns a Resolution per write."""
+def resolve_writes(writes, *, on_commit=None):
+    """Resolve `writes` in order, in one transaction. Returns a Resolution per write.
+
+    `on_commit`, if given, is called first when that transaction commits.
+    """
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
+                if on_commit is not None:
+                    transaction.on_commit(on_commit)
                 batch = _Batch(writes)
                 results = batch.resolve()
                 # Identifiers changed: the queue's stored blocking codes must follow.
@@ -177,6 +186,12 @@ class _Identifier:
     first_seen: object = None
 
 
+_IDENTIFIER_COLUMNS = (
+    "i.id, i.profile_id, i.type_id, i.value, i.raw_value, i.is_current, i.grants_access, "
+    "i.last_seen"
+)
+
+
 class _Batch:
     def __init__(self, writes):
         self.writes = writes
@@ -192,7 +207,7 @@ class _Batch:
 
     def resolve(self):
         keys = sorted({(i.type.id, i.value) for w in self.writes for i in w.identifiers})
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
                 [sorted({lock_key(*key) for key in keys})],
@@ -206,47 +221,54 @@ class _Batch:
         ]
 
     def _load(self, cursor, keys):
-        columns = "i.id, i.profile_id, i.type_id, i.value, i.raw_value, i.is_current, " \
-                  "i.grants_access, i.last_seen"
-        # The profile's status by a subquery, not a join: planning the join cost more than
-        # running the whole query.
+        # One statement: the identifiers holding the values (the profile's status by a
+        # subquery, not a join: planning the join cost more than running the whole query),
+        # then their profiles, locked in id order; a profile row has no profile_id.
         cursor.execute(
             f"""
-            SELECT {columns}
-            FROM identity_identifier i
-            JOIN unnest(%s::bigint[], %s::text[]) AS k(type_id, value)
-              ON i.type_id = k.type_id AND i.value = k.value
-            WHERE (SELECT p.status FROM profiles_profile p WHERE p.id = i.profile_id) = 'active'
+            WITH held AS MATERIALIZED (
+                SELECT {_IDENTIFIER_COLUMNS}
+                FROM identity_identifier i
+                JOIN unnest(%s::bigint[], %s::text[]) AS k(type_id, value)
+                  ON i.type_id = k.type_id AND i.value = k.value
+                WHERE (SELECT p.status FROM profiles_profile p WHERE p.id = i.profile_id)
+                    = 'active'
+            ), locked AS MATERIALIZED (
+                SELECT p.id, p.status, p.attributes::text AS attributes,
+                    EXISTS (SELECT FROM identity_candidatemember m WHERE m.profile_id = p.id)
+                        AS in_candidates
+                FROM profiles_profile p WHERE p.id IN (SELECT profile_id FROM held)
+                ORDER BY p.id FOR UPDATE OF p
+            )
+            SELECT *, NULL::text, NULL::text, NULL::bool FROM held
+            UNION ALL
+            SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, status, attributes,
+                in_candidates
+            FROM locked
             """,
             [[k[0] for k in keys], [k[1] for k in keys]],
         )
-        rows = cursor.fetchall()
-        profile_ids = sorted({row[1] for row in rows})
-        if not profile_ids:
-            return
-        cursor.execute(
-            """
-            SELECT p.id, p.status, p.attributes,
-                EXISTS (SELECT FROM identity_candidatemember m WHERE m.profile_id = p.id)
-            FROM profiles_profile p WHERE p.id = ANY(%s)
-            ORDER BY p.id FOR UPDATE OF p
-            """,
-            [profile_ids],
-        )
-        for profile_id, status, attributes, in_candidates in cursor.fetchall():
+        rows = []
+        for row in cursor.fetchall():
+            if row[1] is not None:
+                rows.append(row[:8])
+                continue
+            profile_id, (status, attributes, in_candidates) = row[0], row[8:]
             if status != Profile.Status.ACTIVE:
                 raise _Retry()
-            # Django leaves jsonb undecoded on raw cursors.
             self.profiles[profile_id] = _Profile(
                 id=profile_id, attributes=json.loads(attributes), in_candidates=in_candidates
             )
+        profile_ids = sorted(self.profiles)
+        if not profile_ids:
+            return
         if self._needs_single_values(rows):
             # The current values of single-valued types these profiles hold (to replace or
             # refuse).
             cursor.execute(
                 f"""
-                SELECT {columns} FROM identity_identifier i
-                WHERE i.profile_id = ANY(%s) AND i.is_single_valued AND i.is_current
+                SELECT {_IDENTIFIER_COLUMNS} FROM identity_identifier i
+                WHERE i.profile_id = ANY(%s::bigint[]) AND i.is_single_valued AND i.is_current
                 """,
                 [profile_ids],
             )
@@ -372,70 +394,46 @@ class _Batch:
         created = [p for p, _ in self.new_profiles]
         loaded = [i for p in self.profiles.values() for i in p.identifiers if i.id is not None]
         previous = [i.id for i in loaded if i.made_previous]
-        with connection.cursor() as cursor:
-            # New rows go in by COPY: much cheaper than INSERTs built by the ORM, for one row
-            # or a thousand. Profile ids are drawn from the sequence first. COPY bypasses
-            # Django's error translation, hence wrap_database_errors (IntegrityError retries).
-            if created:
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence('profiles_profile', 'id')) "
-                    "FROM generate_series(1, %s)",
-                    [len(created)],
-                )
-                for profile, (pk,) in zip(created, cursor.fetchall(), strict=True):
-                    profile.id = pk
-                with connection.wrap_database_errors, cursor.copy(
-                    "COPY profiles_profile (id, status, attributes, created_at, updated_at) "
-                    "FROM STDIN"
-                ) as copy:
-                    for profile in created:
-                        copy.write_row((profile.id, Profile.Status.ACTIVE,
-                                        Jsonb(profile.attributes), now, now))
-            if previous:
-                cursor.execute(
-                    "UPDATE identity_identifier SET is_current = false WHERE id = ANY(%s)",
-                    [previous],
-                )
-            if self.new_identifiers:
-                with connection.wrap_database_errors, cursor.copy(
-                    "COPY identity_identifier (profile_id, type_id, raw_value, value, is_current, "
-                    "is_unique, is_single_valued, grants_access, source, first_seen, last_seen) "
-                    "FROM STDIN"
-                ) as copy:
-                    for i in self.new_identifiers:
-                        copy.write_row((
-                            i.profile.id, i.type_id, i.raw_value, i.value, i.is_current,
-                            i.unique, i.single_valued, i.grants_access, i.source, i.first_seen,
-                            i.last_seen,
-                        ))
         refreshed = [i for i in loaded if i.seen is not None or i.access_added]
         changed = [p for p in self.profiles.values() if p.changed]
-        with connection.cursor() as cursor:
-            if refreshed:
+        featured = [p for p in changed if p.features_changed]
+        with prepared_cursor() as cursor:
+            if previous:  # first: the new current values of these types go in next
                 cursor.execute(
-                    """
-                    UPDATE identity_identifier i
-                    SET last_seen = GREATEST(i.last_seen, u.seen),
-                        grants_access = i.grants_access OR u.access
-                    FROM unnest(%s::bigint[], %s::timestamptz[], %s::bool[]) AS u(id, seen, access)
-                    WHERE i.id = u.id
-                    """,
-                    [
-                        [i.id for i in refreshed],
-                        [i.seen or i.last_seen for i in refreshed],
-                        [i.access_added for i in refreshed],
-                    ],
+                    "UPDATE identity_identifier SET is_current = false "
+                    "WHERE id = ANY(%s::bigint[])",
+                    [previous],
                 )
-            if changed:
-                cursor.execute(
-                    """
-                    UPDATE profiles_profile p SET attributes = u.attributes, updated_at = %s
-                    FROM unnest(%s::bigint[], %s::jsonb[]) AS u(id, attributes)
-                    WHERE p.id = u.id
-                    """,
-                    [now, [p.id for p in changed], [Jsonb(p.attributes) for p in changed]],
-                )
-        _store_features(created, [p for p in changed if p.features_changed])
+            if len(self.new_identifiers) >= COPY_FROM_ROWS:  # an import's batch: by COPY
+                _copy_new_rows(cursor, created, self.new_identifiers, now)
+                new_profiles, new_identifiers = [], []
+            else:
+                new_profiles, new_identifiers = created, self.new_identifiers
+                featured = [*created, *featured]
+            # A new profile is known by its place among them until the statement gives its id.
+            place = {id(profile): n for n, profile in enumerate(new_profiles, 1)}
+            identifiers = _columns(
+                (i.profile.id, place.get(id(i.profile)), i.type_id, i.raw_value, i.value,
+                 i.is_current, i.unique, i.single_valued, i.grants_access, i.source,
+                 i.first_seen, i.last_seen)
+                for i in new_identifiers
+            )
+            features = [match_features(p.attributes) for p in featured]
+            cursor.execute(_flush_sql(), [
+                [Jsonb(p.attributes) for p in new_profiles],
+                now,
+                [p.id for p in changed],
+                [Jsonb(p.attributes) for p in changed],
+                *(identifiers or [[]] * 12),
+                [i.id for i in refreshed],
+                [i.seen or i.last_seen for i in refreshed],
+                [i.access_added for i in refreshed],
+                [p.id for p in featured],
+                [place.get(id(p)) for p in featured],
+                *([f[name] for f in features] for name in FEATURE_FIELDS),
+            ])
+            for profile, (pk,) in zip(new_profiles, cursor.fetchall(), strict=True):
+                profile.id = pk
         self._record_conflicts()
         self.touched_ids = sorted(
             {p.id for p in [*created, *changed]}
@@ -493,25 +491,106 @@ class _Batch:
             )
 
 
-def _store_features(created, changed):
-    """Keep ProfileFeatures, the compact table detection joins on, in step with attributes."""
-    columns = ", ".join(FEATURE_FIELDS)
-    with connection.cursor() as cursor:
+def _copy_new_rows(cursor, created, identifiers, now):
+    """Insert new profiles (ids drawn from the sequence first), their features and new
+    identifiers by COPY: for a thousand rows, much cheaper than arrays a statement unnests."""
+    if created:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('profiles_profile', 'id')) "
+            "FROM generate_series(1, %s::int)",
+            [len(created)],
+        )
+        for profile, (pk,) in zip(created, cursor.fetchall(), strict=True):
+            profile.id = pk
+    # COPY bypasses Django's error translation, hence wrap_database_errors (IntegrityError
+    # retries the batch).
+    with connection.wrap_database_errors:
         if created:
-            with connection.wrap_database_errors, cursor.copy(
-                f"COPY identity_profilefeatures (profile_id, {columns}) FROM STDIN"
+            with cursor.copy(
+                "COPY profiles_profile (id, status, attributes, created_at, updated_at) "
+                "FROM STDIN"
+            ) as copy:
+                for profile in created:
+                    copy.write_row(
+                        (profile.id, Profile.Status.ACTIVE, Jsonb(profile.attributes), now, now)
+                    )
+            with cursor.copy(
+                f"COPY identity_profilefeatures (profile_id, {', '.join(FEATURE_FIELDS)}) "
+                "FROM STDIN"
             ) as copy:
                 for profile in created:
                     features = match_features(profile.attributes)
                     copy.write_row((profile.id, *(features[f] for f in FEATURE_FIELDS)))
-        if changed:
-            ProfileFeatures.objects.bulk_create(
-                [ProfileFeatures(profile_id=p.id, **match_features(p.attributes))
-                 for p in changed],
-                update_conflicts=True,
-                unique_fields=["profile"],
-                update_fields=FEATURE_FIELDS,
-            )
+        with cursor.copy(
+            "COPY identity_identifier (profile_id, type_id, raw_value, value, is_current, "
+            "is_unique, is_single_valued, grants_access, source, first_seen, last_seen) "
+            "FROM STDIN"
+        ) as copy:
+            for i in identifiers:
+                copy.write_row((
+                    i.profile.id, i.type_id, i.raw_value, i.value, i.is_current, i.unique,
+                    i.single_valued, i.grants_access, i.source, i.first_seen, i.last_seen,
+                ))
+
+
+def _columns(rows):
+    """Rows as one list per column: the arrays an `unnest(...)` statement takes."""
+    rows = list(rows)
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+@cache
+def _flush_sql():
+    """The statement writing a batch's changes: set-based, rows as arrays through unnest().
+
+    New profiles take their ids from the sequence here (returned in order); new identifiers
+    and features name their profile by id, or by place among the new profiles. One statement
+    in place of six: on the API's path each statement costs more to send than to run.
+    """
+    feature_types = [
+        ProfileFeatures._meta.get_field(f).db_type(connection) for f in FEATURE_FIELDS
+    ]
+    fields = ", ".join(FEATURE_FIELDS)
+    return f"""
+    WITH new_profile AS MATERIALIZED (
+        SELECT nextval(pg_get_serial_sequence('profiles_profile', 'id')) AS id, n, attributes
+        FROM unnest(%s::jsonb[]) WITH ORDINALITY AS u(attributes, n)
+    ), now AS (SELECT %s::timestamptz AS now
+    ), inserted_profile AS (
+        INSERT INTO profiles_profile (id, status, attributes, created_at, updated_at)
+        SELECT id, 'active', attributes, now, now FROM new_profile, now
+    ), changed_profile AS (
+        UPDATE profiles_profile p SET attributes = u.attributes, updated_at = now.now
+        FROM unnest(%s::bigint[], %s::jsonb[]) AS u(id, attributes), now
+        WHERE p.id = u.id
+    ), inserted_identifier AS (
+        INSERT INTO identity_identifier (profile_id, type_id, raw_value, value, is_current,
+            is_unique, is_single_valued, grants_access, source, first_seen, last_seen)
+        SELECT coalesce(u.profile_id, new_profile.id), type_id, raw_value, value, is_current,
+            is_unique, is_single_valued, grants_access, source, first_seen, last_seen
+        FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
+            %s::bool[], %s::bool[], %s::bool[], %s::bool[], %s::text[], %s::timestamptz[],
+            %s::timestamptz[])
+            AS u(profile_id, place, type_id, raw_value, value, is_current, is_unique,
+                 is_single_valued, grants_access, source, first_seen, last_seen)
+        LEFT JOIN new_profile ON new_profile.n = u.place
+    ), refreshed_identifier AS (
+        UPDATE identity_identifier i
+        SET last_seen = GREATEST(i.last_seen, u.seen), grants_access = i.grants_access OR u.access
+        FROM unnest(%s::bigint[], %s::timestamptz[], %s::bool[]) AS u(id, seen, access)
+        WHERE i.id = u.id
+    ), features AS (
+        -- ProfileFeatures, the compact table detection joins on, follows the attributes.
+        INSERT INTO identity_profilefeatures (profile_id, {fields})
+        SELECT coalesce(u.profile_id, new_profile.id), {fields}
+        FROM unnest(%s::bigint[], %s::bigint[], {", ".join(f"%s::{t}[]" for t in feature_types)})
+            AS u(profile_id, place, {fields})
+        LEFT JOIN new_profile ON new_profile.n = u.place
+        ON CONFLICT (profile_id) DO UPDATE SET
+            {", ".join(f"{f} = EXCLUDED.{f}" for f in FEATURE_FIELDS)}
+    )
+    SELECT id FROM new_profile ORDER BY n
+    """
 
 
 def open_collision_candidate(profile_id, other_id, *, type_, value, observed_at):

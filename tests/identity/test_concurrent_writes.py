@@ -141,3 +141,19 @@ def test_writers_racing_with_one_idempotency_key_write_once(api_server):
     assert answers and all(answer == answers[0] for answer in answers)
     assert Profile.objects.count() == 1
     assert IdempotencyRecord.objects.get().response_body == answers[0]
+
+
+def test_writers_race_the_same_behind_a_pooler_without_prepared_statements():
+    # DATABASE_PREPARED_STATEMENTS=false: every statement is sent whole, as a pooler in
+    # transaction mode needs; the race ends the same way.
+    token = make_token()
+    env = server_env(DATABASE_PREPARED_STATEMENTS="false")
+    bodies = [{"record": {"email": "pooled@example.com", "n": i}, "matchKey": "email"}
+              for i in range(20)]
+    with gunicorn(env, "--workers", "2", "--threads", "10", "--worker-class", "gthread") as url:
+        results = race(url, token, bodies)
+        again = race(url, token, bodies)
+
+    assert [status for status, _ in results + again].count(201) == 1
+    assert {status for status, _ in results + again} == {200, 201}
+    assert Profile.objects.count() == 1

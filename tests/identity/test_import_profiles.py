@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from identity.models import DuplicateCandidate, Identifier, IdentifierType, IdentityConflict
 from profiles.models import Profile
@@ -366,3 +367,40 @@ def test_a_batch_that_keeps_failing_is_retried_row_by_row(tmp_path):
     assert [row[:2] for row in rejects[1:]] == [["3", ""]]
     assert "concurrent changes" in rejects[1][2]
     assert "profiles created:          2" in out
+
+
+@pytest.mark.django_db
+def test_a_large_batch_stores_what_the_same_rows_one_by_one_store(tmp_path):
+    # 150 people with three identifiers each, then a third of them again from another city:
+    # one batch of 200 rows inserts its new rows by COPY, single rows within one statement.
+    rows = [f"P{n},Lee,p{n}@example.com,(212) 555-{n:04d},C-{n},Boston\n" for n in range(150)]
+    rows += [f"Pat{n},Lee,p{n}@example.com,,C-{n},Denver\n" for n in range(0, 150, 3)]
+    path = write_file(tmp_path, HEADER + "".join(rows))
+
+    def stored():
+        return sorted(
+            (
+                profile.identifiers.get(type__key="email").value,
+                sorted(profile.identifiers.values_list("type__key", "value", "is_current")),
+                profile.attribute("first_name"),
+                profile.attribute("city"),
+                (profile.features.first_name, profile.features.city),
+            )
+            for profile in Profile.objects.select_related("features")
+        )
+
+    run_import(path, "--match-key", "email")
+    in_one_batch = stored()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check the deferred foreign keys now
+        cursor.execute("TRUNCATE profiles_profile, identity_identifier CASCADE")
+    run_import(path, "--match-key", "email", "--batch-size", "1")
+
+    assert stored() == in_one_batch
+    assert len(in_one_batch) == 150
+    assert next(row for row in in_one_batch if row[0] == "p3@example.com") == (
+        "p3@example.com",
+        [("customer_id", "C-3", True), ("email", "p3@example.com", True),
+         ("phone", "+12125550003", True)],
+        "Pat3", "Denver", ("pat", "denver"),  # matching folds names to their letters
+    )
