@@ -71,8 +71,6 @@ SERVERS = {
     "sync-4": ["--worker-class", "sync", "--workers", "4"],
     "gthread-1x8": ["--worker-class", "gthread", "--workers", "1", "--threads", "8",
                     "--keep-alive", "30"],
-    "gthread-2x4": ["--worker-class", "gthread", "--workers", "2", "--threads", "4",
-                    "--keep-alive", "30"],
     "gthread-4x2": ["--worker-class", "gthread", "--workers", "4", "--threads", "2",
                     "--keep-alive", "30"],
     "gthread-4x2-c2": ["--worker-class", "gthread", "--workers", "4", "--threads", "2",
