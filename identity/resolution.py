@@ -185,6 +185,20 @@ class _Identifier:
     single_valued: bool = False
     first_seen: object = None
 
+    def new_row(self):
+        """The values of a new identifier's row, in _NEW_IDENTIFIER_COLUMNS order."""
+        return (
+            self.profile.id, self.type_id, self.raw_value, self.value, self.is_current,
+            self.unique, self.single_valued, self.grants_access, self.source, self.first_seen,
+            self.last_seen,
+        )
+
+
+_NEW_IDENTIFIER_COLUMNS = (
+    "profile_id, type_id, raw_value, value, is_current, is_unique, is_single_valued, "
+    "grants_access, source, first_seen, last_seen"
+)
+
 
 _IDENTIFIER_COLUMNS = (
     "i.id, i.profile_id, i.type_id, i.value, i.raw_value, i.is_current, i.grants_access, "
@@ -413,10 +427,7 @@ class _Batch:
             # A new profile is known by its place among them until the statement gives its id.
             place = {id(profile): n for n, profile in enumerate(new_profiles, 1)}
             identifiers = _columns(
-                (i.profile.id, place.get(id(i.profile)), i.type_id, i.raw_value, i.value,
-                 i.is_current, i.unique, i.single_valued, i.grants_access, i.source,
-                 i.first_seen, i.last_seen)
-                for i in new_identifiers
+                ((place.get(id(i.profile)), *i.new_row()) for i in new_identifiers), width=12
             )
             features = [match_features(p.attributes) for p in featured]
             cursor.execute(_flush_sql(), [
@@ -424,7 +435,7 @@ class _Batch:
                 now,
                 [p.id for p in changed],
                 [Jsonb(p.attributes) for p in changed],
-                *(identifiers or [[]] * 12),
+                *identifiers,
                 [i.id for i in refreshed],
                 [i.seen or i.last_seen for i in refreshed],
                 [i.access_added for i in refreshed],
@@ -522,21 +533,19 @@ def _copy_new_rows(cursor, created, identifiers, now):
                     features = match_features(profile.attributes)
                     copy.write_row((profile.id, *(features[f] for f in FEATURE_FIELDS)))
         with cursor.copy(
-            "COPY identity_identifier (profile_id, type_id, raw_value, value, is_current, "
-            "is_unique, is_single_valued, grants_access, source, first_seen, last_seen) "
-            "FROM STDIN"
+            f"COPY identity_identifier ({_NEW_IDENTIFIER_COLUMNS}) FROM STDIN"
         ) as copy:
             for i in identifiers:
-                copy.write_row((
-                    i.profile.id, i.type_id, i.raw_value, i.value, i.is_current, i.unique,
-                    i.single_valued, i.grants_access, i.source, i.first_seen, i.last_seen,
-                ))
+                copy.write_row(i.new_row())
 
 
-def _columns(rows):
-    """Rows as one list per column: the arrays an `unnest(...)` statement takes."""
-    rows = list(rows)
-    return [list(column) for column in zip(*rows, strict=True)]
+def _columns(rows, *, width):
+    """Rows of `width` values as one list per column: the arrays `unnest(...)` takes."""
+    columns = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
 
 
 @cache
@@ -564,15 +573,13 @@ def _flush_sql():
         FROM unnest(%s::bigint[], %s::jsonb[]) AS u(id, attributes), now
         WHERE p.id = u.id
     ), inserted_identifier AS (
-        INSERT INTO identity_identifier (profile_id, type_id, raw_value, value, is_current,
-            is_unique, is_single_valued, grants_access, source, first_seen, last_seen)
+        INSERT INTO identity_identifier ({_NEW_IDENTIFIER_COLUMNS})
         SELECT coalesce(u.profile_id, new_profile.id), type_id, raw_value, value, is_current,
             is_unique, is_single_valued, grants_access, source, first_seen, last_seen
         FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
             %s::bool[], %s::bool[], %s::bool[], %s::bool[], %s::text[], %s::timestamptz[],
             %s::timestamptz[])
-            AS u(profile_id, place, type_id, raw_value, value, is_current, is_unique,
-                 is_single_valued, grants_access, source, first_seen, last_seen)
+            AS u(place, {_NEW_IDENTIFIER_COLUMNS})
         LEFT JOIN new_profile ON new_profile.n = u.place
     ), refreshed_identifier AS (
         UPDATE identity_identifier i
