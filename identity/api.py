@@ -17,7 +17,7 @@ from identity import batching
 from identity.models import DuplicateCandidate
 from identity.normalisers import InvalidValue, normalise
 from identity.openapi import openapi_document
-from identity.resolution import ResolutionBusy, identifier_types
+from identity.resolution import ResolutionBusy, Stale, identifier_types, known_types
 from identity.selectors import candidates_after, profile_holding, profile_json, survivor_of
 from identity.tokens import authenticate_token
 from identity.writes import InvalidWrite, body_hash, parse_write
@@ -26,6 +26,8 @@ from profiles.models import Profile
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_PAGE_SIZE = 500
+# Times a write is parsed and resolved again after its token or types were found outdated.
+STALE_ATTEMPTS = 3
 
 
 def api_error(status, code, message, field=None, **headers):
@@ -37,8 +39,25 @@ def api_error(status, code, message, field=None, **headers):
     return response
 
 
-def api_view(*methods):
-    """Token authentication, allowed methods and the body size limit for an API view."""
+def bearer_token(request):
+    """The token of `Authorization: Bearer <token>`, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def unauthorized():
+    return api_error(
+        401, "unauthorized", "a valid token is required: Authorization: Bearer <token>",
+        WWW_Authenticate='Bearer realm="mergeguard"',
+    )
+
+
+def api_view(*methods, accepted_tokens=False):
+    """Token authentication and allowed methods for an API view.
+
+    `accepted_tokens`: a token the process accepted before is taken without a query
+    (tokens.authenticate_token); for writes only, whose batch checks it.
+    """
 
     def decorator(view):
         @csrf_exempt
@@ -50,13 +69,10 @@ def api_view(*methods):
                     405, "method_not_allowed", f"use {' or '.join(methods)}",
                     Allow=", ".join(methods),
                 )
-            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-            api_token = authenticate_token(token.strip()) if scheme.lower() == "bearer" else None
-            if api_token is None:
-                return api_error(
-                    401, "unauthorized", "a valid token is required: Authorization: Bearer <token>",
-                    WWW_Authenticate='Bearer realm="mergeguard"',
-                )
+            token = bearer_token(request)
+            api_token = token and authenticate_token(token, accepted=accepted_tokens)
+            if not api_token:
+                return unauthorized()
             request.api_token = api_token
             return view(request, *args, **kwargs)
 
@@ -93,7 +109,7 @@ def group_committed(view):
 
 
 @group_committed
-@api_view("POST")
+@api_view("POST", accepted_tokens=True)
 def upsert(request):
     payload, error = read_json(request)
     if error:
@@ -104,18 +120,27 @@ def upsert(request):
             400, "invalid", f"Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
             "Idempotency-Key",
         )
-    try:
-        types = identifier_types(request.api_token.types_fingerprint)
-        write = parse_write(payload, types=types, source=request.api_token.name)
-    except InvalidWrite as invalid:
-        return api_error(400, invalid.code, invalid.message, invalid.field)
-    try:
-        outcome = request.arrival.submit(
-            write, token=request.api_token, key=key,
-            body_hash=None if key is None else body_hash(payload),
-        )
-    except ResolutionBusy as busy:
-        return api_error(503, "busy", str(busy), Retry_After="1")
+    options = {"key": key, "body_hash": None if key is None else body_hash(payload)}
+    # Parsed under the types the process knows; the write's batch checks they (and the token)
+    # still hold, else (Stale) the token and types are read afresh and the write goes alone.
+    api_token, types, submit = request.api_token, known_types(), request.arrival.submit
+    for _ in range(STALE_ATTEMPTS):
+        try:
+            write, types = _parse(payload, types=types, source=api_token.name)
+        except InvalidWrite as invalid:
+            return api_error(400, invalid.code, invalid.message, invalid.field)
+        try:
+            outcome = submit(write, token=api_token, fingerprint=types.fingerprint, **options)
+            break
+        except ResolutionBusy as busy:
+            return api_error(503, "busy", str(busy), Retry_After="1")
+        except Stale:
+            api_token = authenticate_token(bearer_token(request))
+            if api_token is None:
+                return unauthorized()
+            types, submit = identifier_types(api_token.types_fingerprint), batching.resolve_alone
+    else:
+        return api_error(503, "busy", "the identifier types kept changing", Retry_After="1")
     if outcome.refusal == "in_flight":
         return api_error(
             409, "in_flight", "a request with this Idempotency-Key is still running",
@@ -127,6 +152,19 @@ def upsert(request):
             "this Idempotency-Key was used with another body", "Idempotency-Key",
         )
     return JsonResponse(outcome.body, status=outcome.status)
+
+
+def _parse(payload, *, types, source):
+    """(the write, the Types it was parsed under). A write invalid under `types` is parsed
+    again under the current types when the table changed since the process loaded `types`:
+    a type added a moment ago is known, not an error."""
+    try:
+        return parse_write(payload, types=types, source=source), types
+    except InvalidWrite:
+        current = identifier_types()
+        if current.fingerprint == types.fingerprint:
+            raise
+        return parse_write(payload, types=current, source=source), current
 
 
 @api_view("GET")

@@ -24,6 +24,11 @@ write alone gets: 200/201, 503 or 500. When it fails after its commit (detection
 queued), every request of the batch gets the error (a 500), as a write alone would. No request
 waits for anything but a running batch, which always answers every write it took.
 
+A write is parsed under the identifier types its process knew and sent with a token its
+process accepted before (identity/tokens.py): the batch's first statement checks both
+(resolution.Expected) and the whole batch fails before writing anything when one no longer
+holds; the write alone then raises resolution.Stale, and its request checks afresh.
+
 The single-write path (`resolve_alone`) serves servers without threads (sync workers, the
 test client), where no two requests of a process ever wait together, and every server when
 API_GROUP_COMMIT is off.
@@ -37,7 +42,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from identity import idempotency
-from identity.resolution import resolve_write, resolve_writes
+from identity.resolution import Expected, check_expected, resolve_writes
 
 MAX_BATCH = 64  # writes per transaction
 MAX_WAIT = 0.002  # seconds a leader waits for requests of its process still parsing
@@ -48,15 +53,26 @@ def response_of(resolution):
     return (201 if resolution.created else 200), resolution.as_json()
 
 
-def resolve_alone(write, *, token, key=None, body_hash=None):
-    """Resolve one write in a transaction of its own; an idempotency.Outcome."""
+def expected_of(entries):
+    """What the writes of `entries` were accepted under (resolution.Expected)."""
+    return Expected(
+        fingerprints=frozenset(entry.fingerprint for entry in entries),
+        token_ids=frozenset(entry.token.pk for entry in entries),
+    )
+
+
+def resolve_alone(write, *, token, fingerprint, key=None, body_hash=None):
+    """Resolve one write, parsed under the types of `fingerprint`, in a transaction of its
+    own; an idempotency.Outcome. resolution.Stale when those types or the token are gone."""
+    expected = Expected(fingerprints=frozenset([fingerprint]), token_ids=frozenset([token.pk]))
     if key is None:
-        status, body = response_of(resolve_write(write))
+        status, body = response_of(resolve_writes([write], expected=expected)[0])
         return idempotency.Outcome(status=status, body=body)
     with transaction.atomic():
+        check_expected(expected)  # before a stored response is replayed
         return idempotency.run_once(
             token=token, key=key, body_hash=body_hash,
-            work=lambda: response_of(resolve_write(write)),
+            work=lambda: response_of(resolve_writes([write])[0]),
         )
 
 
@@ -64,6 +80,7 @@ def resolve_alone(write, *, token, key=None, body_hash=None):
 class _Entry:
     write: object
     token: object
+    fingerprint: str  # of the identifier types the write was parsed with
     key: str | None
     body_hash: str | None
     answered: threading.Event
@@ -100,7 +117,8 @@ class GroupCommit:
             self._lead()
         if entry.alone:
             return resolve_alone(
-                entry.write, token=entry.token, key=entry.key, body_hash=entry.body_hash
+                entry.write, token=entry.token, fingerprint=entry.fingerprint, key=entry.key,
+                body_hash=entry.body_hash,
             )
         if entry.error is not None:
             raise entry.error
@@ -150,10 +168,11 @@ class _Arrival:
                 self.group._arriving -= 1
                 self.group._changed.notify_all()
 
-    def submit(self, write, *, token, key=None, body_hash=None):
-        """Resolve `write` in the next batch; its idempotency.Outcome."""
+    def submit(self, write, *, token, fingerprint, key=None, body_hash=None):
+        """Resolve `write` in the next batch; its idempotency.Outcome (resolve_alone's
+        arguments and answers)."""
         self.submitted = True
-        entry = _Entry(write, token, key, body_hash, threading.Event())
+        entry = _Entry(write, token, fingerprint, key, body_hash, threading.Event())
         return self.group._submit(entry)
 
 
@@ -176,7 +195,8 @@ def _resolve_batch(batch):
         (entry,) = batch
         try:
             entry.outcome = resolve_alone(
-                entry.write, token=entry.token, key=entry.key, body_hash=entry.body_hash
+                entry.write, token=entry.token, fingerprint=entry.fingerprint, key=entry.key,
+                body_hash=entry.body_hash,
             )
         except BaseException as error:
             entry.error = error
@@ -192,10 +212,12 @@ def _resolve_batch(batch):
             with transaction.atomic():
                 # First of the commit hooks: a later one failing (queue_detection) leaves it set.
                 transaction.on_commit(mark_committed)
+                check_expected(expected_of(batch))  # before a stored response is replayed
                 outcomes = _resolve_in_transaction(batch)
         else:  # no keys to claim: the writes' own transaction, without a savepoint inside
             resolutions = resolve_writes(
-                [entry.write for entry in batch], on_commit=mark_committed
+                [entry.write for entry in batch], on_commit=mark_committed,
+                expected=expected_of(batch),
             )
             outcomes = [idempotency.Outcome(*response_of(r)) for r in resolutions]
     except BaseException as error:

@@ -90,50 +90,100 @@ class Resolution:
         }
 
 
-# Identifier types by key, cached per process under a fingerprint of the table's rows.
-_types_cache = {}
+class Types(dict):
+    """Identifier types by key, as of the md5 `fingerprint` of the types table's rows."""
+
+    def __init__(self, types, fingerprint):
+        super().__init__(types)
+        self.fingerprint = fingerprint
+
+
+_types = None  # the Types this process loaded last
 TYPES_FINGERPRINT = (
     "SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM identity_identifiertype t"
 )
 
 
 def identifier_types(fingerprint=None):
-    """All identifier types by key: the rules every write of a request or batch follows.
+    """All identifier types by key (a Types): the rules every write of a request or batch follows.
 
     Each call asks PostgreSQL for an md5 of every row of the types table (one light query,
     TYPES_FINGERPRINT) and reuses the types loaded under that fingerprint: a flag changed by any
     path (settings page, admin, SQL) is seen by the next call, never an outdated `unique` or
-    `single_valued`. A caller that has just read the fingerprint in a query of its own passes it
-    (the API reads it with the token: one round trip, not two).
+    `single_valued`. A caller that has just read the fingerprint in a query of its own passes it.
     """
+    global _types
     if fingerprint is None:
         with connection.cursor() as cursor:
             cursor.execute(TYPES_FINGERPRINT)
             (fingerprint,) = cursor.fetchone()
-    types = _types_cache.get(fingerprint)
-    if types is None:
+    types = _types
+    if types is None or types.fingerprint != fingerprint:
         # Loaded after the fingerprint was read, so never older than it.
-        types = {t.key: t for t in IdentifierType.objects.all()}
-        _types_cache.clear()
-        _types_cache[fingerprint] = types
+        types = _types = Types({t.key: t for t in IdentifierType.objects.all()}, fingerprint)
     return types
+
+
+def known_types():
+    """The types this process loaded last, without asking PostgreSQL whether they still hold.
+
+    For writes that give `Expected(types=...)`: their batch checks the fingerprint in the same
+    statement that takes its locks, and refuses (Stale) when the table changed meanwhile.
+    """
+    return _types or identifier_types()
+
+
+class Stale(Exception):
+    """A write was accepted under types or a token that no longer hold; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a batch's writes were accepted under: the fingerprints of the Types they were
+    parsed with, and the ids of the API tokens that sent them. Checked inside the batch's
+    transaction, before anything is written."""
+
+    fingerprints: frozenset = frozenset()
+    token_ids: frozenset = frozenset()
+
+    # Selects the types' fingerprint and which of the token ids (a bigint[]) still exist.
+    SQL = (
+        f"({TYPES_FINGERPRINT}), "
+        "ARRAY(SELECT id FROM identity_apitoken WHERE id = ANY(%s::bigint[]))"
+    )
+
+    def params(self):
+        return [sorted(self.token_ids)]
+
+    def check(self, fingerprint, token_ids):
+        """Raise Stale unless the fingerprint and token ids read by SQL are as expected."""
+        if self.fingerprints - {fingerprint} or self.token_ids - set(token_ids):
+            raise Stale()
+
+
+def check_expected(expected):
+    """Raise Stale unless `expected` holds (inside the transaction that relies on it)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(f"SELECT {Expected.SQL}", expected.params())
+        expected.check(*cursor.fetchone())
 
 
 def resolve_write(write):
     return resolve_writes([write])[0]
 
 
-def resolve_writes(writes, *, on_commit=None):
+def resolve_writes(writes, *, on_commit=None, expected=None):
     """Resolve `writes` in order, in one transaction. Returns a Resolution per write.
 
-    `on_commit`, if given, is called first when that transaction commits.
+    `on_commit`, if given, is called first when that transaction commits. `expected` (an
+    Expected), if given, is checked by the batch's first statement: Stale when it fails.
     """
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
                 if on_commit is not None:
                     transaction.on_commit(on_commit)
-                batch = _Batch(writes)
+                batch = _Batch(writes, expected)
                 results = batch.resolve()
                 # Identifiers changed: the queue's stored blocking codes must follow.
                 refresh_blocking_codes_of_profiles(batch.profiles_in_candidates())
@@ -207,8 +257,9 @@ _IDENTIFIER_COLUMNS = (
 
 
 class _Batch:
-    def __init__(self, writes):
+    def __init__(self, writes, expected=None):
         self.writes = writes
+        self.expected = expected
         self.profiles = {}  # id -> _Profile, for loaded profiles
         self.by_value = {}  # (type_id, value) -> [_Identifier] on active profiles
         self.new_profiles = []
@@ -221,11 +272,19 @@ class _Batch:
 
     def resolve(self):
         keys = sorted({(i.type.id, i.value) for w in self.writes for i in w.identifiers})
+        locks = sorted({lock_key(*key) for key in keys})
         with prepared_cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
-                [sorted({lock_key(*key) for key in keys})],
-            )
+            if self.expected is None:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [locks]
+                )
+            else:  # checked in the same round trip
+                cursor.execute(
+                    f"SELECT {Expected.SQL}, (SELECT count(pg_advisory_xact_lock(k)) "
+                    "FROM unnest(%s::bigint[]) AS k)",
+                    [*self.expected.params(), locks],
+                )
+                self.expected.check(*cursor.fetchone()[:2])
             self._load(cursor, keys)
         results = [self._resolve_one(write) for write in self.writes]
         self._flush()
@@ -411,7 +470,9 @@ class _Batch:
         refreshed = [i for i in loaded if i.seen is not None or i.access_added]
         changed = [p for p in self.profiles.values() if p.changed]
         featured = [p for p in changed if p.features_changed]
-        with prepared_cursor() as cursor:
+        # Not prepared: a plan PostgreSQL keeps for these statements, made while the tables
+        # were small, scans them whole once they have grown (until ANALYZE replaces it).
+        with connection.cursor() as cursor:
             if previous:  # first: the new current values of these types go in next
                 cursor.execute(
                     "UPDATE identity_identifier SET is_current = false "
@@ -426,25 +487,28 @@ class _Batch:
                 featured = [*created, *featured]
             # A new profile is known by its place among them until the statement gives its id.
             place = {id(profile): n for n, profile in enumerate(new_profiles, 1)}
-            identifiers = _columns(
-                ((place.get(id(i.profile)), *i.new_row()) for i in new_identifiers), width=12
-            )
-            features = [match_features(p.attributes) for p in featured]
-            cursor.execute(_flush_sql(), [
-                [Jsonb(p.attributes) for p in new_profiles],
-                now,
-                [p.id for p in changed],
-                [Jsonb(p.attributes) for p in changed],
-                *identifiers,
-                [i.id for i in refreshed],
-                [i.seen or i.last_seen for i in refreshed],
-                [i.access_added for i in refreshed],
-                [p.id for p in featured],
-                [place.get(id(p)) for p in featured],
-                *([f[name] for f in features] for name in FEATURE_FIELDS),
-            ])
-            for profile, (pk,) in zip(new_profiles, cursor.fetchall(), strict=True):
-                profile.id = pk
+            rows = {
+                "new_profiles": [p.attributes for p in new_profiles],
+                "changed_profiles": [[p.id, p.attributes] for p in changed],
+                "new_identifiers": [
+                    [place.get(id(i.profile)), *i.new_row()] for i in new_identifiers
+                ],
+                "refreshed_identifiers": [[i.id, i.seen, i.access_added] for i in refreshed],
+                "features": [
+                    [p.id, place.get(id(p)), *map(match_features(p.attributes).get, FEATURE_FIELDS)]
+                    for p in featured
+                ],
+            }
+            kinds = tuple(kind for kind in _FLUSH_KINDS if rows[kind])
+            if kinds:
+                cursor.execute(_flush_sql(kinds), {
+                    "now": now,
+                    **{kind: _json(rows[kind]) for kind in kinds},
+                    **{f"{kind}_count": len(rows[kind]) for kind in kinds},
+                    "new_profiles": _json(rows["new_profiles"]),
+                })
+                for profile, (pk,) in zip(new_profiles, cursor.fetchall(), strict=True):
+                    profile.id = pk
         self._record_conflicts()
         self.touched_ids = sorted(
             {p.id for p in [*created, *changed]}
@@ -539,63 +603,98 @@ def _copy_new_rows(cursor, created, identifiers, now):
                 copy.write_row(i.new_row())
 
 
-def _columns(rows, *, width):
-    """Rows of `width` values as one list per column: the arrays `unnest(...)` takes."""
-    columns = [[] for _ in range(width)]
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    return columns
+# The kinds of rows a batch writes, in the order _flush_sql writes them.
+_FLUSH_KINDS = (
+    "new_profiles", "changed_profiles", "new_identifiers", "refreshed_identifiers", "features"
+)
+
+
+def _json(rows):
+    return json.dumps(rows, default=_isoformat, separators=(",", ":"))
+
+
+def _isoformat(value):
+    return value.isoformat()  # datetimes and dates; anything else is a bug: AttributeError
 
 
 @cache
-def _flush_sql():
-    """The statement writing a batch's changes: set-based, rows as arrays through unnest().
+def _flush_sql(kinds):
+    """The statement writing a batch's changes: one statement, set-based, for the `kinds` of
+    rows the batch has (a tuple of names of _FLUSH_KINDS), since planning each kind costs
+    PostgreSQL more than running it for a few rows. Each kind's rows come as one JSON array of
+    arrays, which costs psycopg far less to send than an array per column.
 
     New profiles take their ids from the sequence here (returned in order); new identifiers
-    and features name their profile by id, or by place among the new profiles. One statement
-    in place of six: on the API's path each statement costs more to send than to run.
+    and features name their profile by id, or by place among the new profiles.
     """
     feature_types = [
         ProfileFeatures._meta.get_field(f).db_type(connection) for f in FEATURE_FIELDS
     ]
     fields = ", ".join(FEATURE_FIELDS)
+    identifier_types = [
+        "bigint", "bigint", "text", "text", "boolean", "boolean", "boolean", "boolean", "text",
+        "timestamptz", "timestamptz",
+    ]
+
+    def rows(kind, *columns):
+        """The rows of a kind, a table of (name, type) columns: FROM rows(...).
+
+        LIMIT their count tells the planner how many there are, for it to look a few rows up
+        by index rather than scan a table (it would guess a hundred rows of JSON).
+        """
+        values = ", ".join(
+            f"r->{n}" if type_ == "jsonb" else f"(r->>{n})::{type_}"
+            for n, (_, type_) in enumerate(columns)
+        )
+        names = ", ".join(name for name, _ in columns)
+        return (f"(SELECT {values} FROM jsonb_array_elements(%({kind})s::jsonb) AS r "
+                f"LIMIT %({kind}_count)s) AS u({names})")
+
+    parts = {
+        "new_profiles": """
+            INSERT INTO profiles_profile (id, status, attributes, created_at, updated_at)
+            SELECT id, 'active', attributes, now, now FROM new_profile, now
+        """,
+        "changed_profiles": f"""
+            UPDATE profiles_profile p SET attributes = u.attributes, updated_at = now.now
+            FROM {rows("changed_profiles", ("id", "bigint"), ("attributes", "jsonb"))}, now
+            WHERE p.id = u.id
+        """,
+        "new_identifiers": f"""
+            INSERT INTO identity_identifier ({_NEW_IDENTIFIER_COLUMNS})
+            SELECT coalesce(u.profile_id, new_profile.id), type_id, raw_value, value,
+                is_current, is_unique, is_single_valued, grants_access, source, first_seen,
+                last_seen
+            FROM {rows("new_identifiers", ("place", "bigint"),
+                       *zip(_NEW_IDENTIFIER_COLUMNS.split(", "), identifier_types, strict=True))}
+            LEFT JOIN new_profile ON new_profile.n = u.place
+        """,
+        "refreshed_identifiers": f"""
+            UPDATE identity_identifier i
+            SET last_seen = GREATEST(i.last_seen, u.seen),
+                grants_access = i.grants_access OR u.access
+            FROM {rows("refreshed_identifiers",
+                       ("id", "bigint"), ("seen", "timestamptz"), ("access", "boolean"))}
+            WHERE i.id = u.id
+        """,
+        # ProfileFeatures, the compact table detection joins on, follows the attributes.
+        "features": f"""
+            INSERT INTO identity_profilefeatures (profile_id, {fields})
+            SELECT coalesce(u.profile_id, new_profile.id), {fields}
+            FROM {rows("features", ("profile_id", "bigint"), ("place", "bigint"),
+                       *zip(FEATURE_FIELDS, feature_types, strict=True))}
+            LEFT JOIN new_profile ON new_profile.n = u.place
+            ON CONFLICT (profile_id) DO UPDATE SET
+                {", ".join(f"{f} = EXCLUDED.{f}" for f in FEATURE_FIELDS)}
+        """,
+    }
+    assert set(parts) == set(_FLUSH_KINDS)
     return f"""
-    WITH new_profile AS MATERIALIZED (
+    WITH now AS (SELECT %(now)s::timestamptz AS now
+    ), new_profile AS MATERIALIZED (
         SELECT nextval(pg_get_serial_sequence('profiles_profile', 'id')) AS id, n, attributes
-        FROM unnest(%s::jsonb[]) WITH ORDINALITY AS u(attributes, n)
-    ), now AS (SELECT %s::timestamptz AS now
-    ), inserted_profile AS (
-        INSERT INTO profiles_profile (id, status, attributes, created_at, updated_at)
-        SELECT id, 'active', attributes, now, now FROM new_profile, now
-    ), changed_profile AS (
-        UPDATE profiles_profile p SET attributes = u.attributes, updated_at = now.now
-        FROM unnest(%s::bigint[], %s::jsonb[]) AS u(id, attributes), now
-        WHERE p.id = u.id
-    ), inserted_identifier AS (
-        INSERT INTO identity_identifier ({_NEW_IDENTIFIER_COLUMNS})
-        SELECT coalesce(u.profile_id, new_profile.id), type_id, raw_value, value, is_current,
-            is_unique, is_single_valued, grants_access, source, first_seen, last_seen
-        FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
-            %s::bool[], %s::bool[], %s::bool[], %s::bool[], %s::text[], %s::timestamptz[],
-            %s::timestamptz[])
-            AS u(place, {_NEW_IDENTIFIER_COLUMNS})
-        LEFT JOIN new_profile ON new_profile.n = u.place
-    ), refreshed_identifier AS (
-        UPDATE identity_identifier i
-        SET last_seen = GREATEST(i.last_seen, u.seen), grants_access = i.grants_access OR u.access
-        FROM unnest(%s::bigint[], %s::timestamptz[], %s::bool[]) AS u(id, seen, access)
-        WHERE i.id = u.id
-    ), features AS (
-        -- ProfileFeatures, the compact table detection joins on, follows the attributes.
-        INSERT INTO identity_profilefeatures (profile_id, {fields})
-        SELECT coalesce(u.profile_id, new_profile.id), {fields}
-        FROM unnest(%s::bigint[], %s::bigint[], {", ".join(f"%s::{t}[]" for t in feature_types)})
-            AS u(profile_id, place, {fields})
-        LEFT JOIN new_profile ON new_profile.n = u.place
-        ON CONFLICT (profile_id) DO UPDATE SET
-            {", ".join(f"{f} = EXCLUDED.{f}" for f in FEATURE_FIELDS)}
-    )
+        FROM jsonb_array_elements(%(new_profiles)s::jsonb) WITH ORDINALITY AS u(attributes, n)
+    ){"".join(f", {kind} AS ({parts[kind]})" for kind in kinds)}
     SELECT id FROM new_profile ORDER BY n
     """
 

@@ -12,8 +12,8 @@ import pytest
 from django.db import connection
 
 from identity.batching import GroupCommit, resolve_alone
-from identity.models import ApiToken, IdempotencyRecord, Identifier
-from identity.resolution import ResolutionBusy, identifier_types
+from identity.models import ApiToken, IdempotencyRecord, Identifier, IdentifierType
+from identity.resolution import ResolutionBusy, Stale, identifier_types
 from identity.writes import body_hash, parse_write
 from profiles.models import Profile
 from tests.factories import make_token
@@ -25,18 +25,19 @@ def body(record, match_key="email"):
     return {"record": record, "matchKey": match_key}
 
 
-def in_one_batch(*submissions):
-    """Submit (body, key) pairs at once; the Outcome, or the exception raised, of each."""
-    token = ApiToken.objects.get()
-    types = identifier_types()
+def in_one_batch(*submissions, types=None):
+    """Submit (body, key) or (body, key, token) at once, parsed under `types` (by default the
+    current ones); the Outcome, or the exception raised, of each."""
+    default_token = ApiToken.objects.first()
+    types = types or identifier_types()
     group = GroupCommit(max_batch=len(submissions), max_wait=60)
 
     def submit(arrival, submission):
-        payload, key = submission
+        payload, key, token = (*submission, default_token)[:3]
         try:
             return arrival.submit(
                 parse_write(payload, types=types, source=token.name), token=token, key=key,
-                body_hash=body_hash(payload),
+                body_hash=body_hash(payload), fingerprint=types.fingerprint,
             )
         except Exception as error:
             return error
@@ -91,7 +92,7 @@ def test_idempotency_keys_are_claimed_checked_and_remembered_in_the_batch(token)
                          ("order-2", body({"email": "b@example.com"}))]:
         stored[key] = resolve_alone(
             parse_write(payload, types=types), token=api_token, key=key,
-            body_hash=body_hash(payload),
+            body_hash=body_hash(payload), fingerprint=types.fingerprint,
         )
 
     replay, other_body, first, repeat, plain = in_one_batch(
@@ -172,3 +173,37 @@ def test_a_batch_failing_after_its_commit_answers_everyone_with_the_error(token,
     assert sorted(Identifier.objects.values_list("value", flat=True)) == [
         "a@example.com", "b@example.com",
     ]
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_a_write_whose_token_was_deleted_meanwhile_is_refused_and_the_others_go_in(token, keyed):
+    kept = ApiToken.objects.get()
+    make_token("deleted")
+    deleted = ApiToken.objects.get(name="deleted")
+    ApiToken.objects.filter(pk=deleted.pk).delete()  # after its write was accepted
+
+    refused, written = in_one_batch(
+        (body({"email": "gone@example.com"}), "k-1" if keyed else None, deleted),
+        (body({"email": "kept@example.com"}), None, kept),
+    )
+
+    assert isinstance(refused, Stale)
+    assert written.status == 201
+    assert list(Identifier.objects.values_list("value", flat=True)) == ["kept@example.com"]
+    assert not IdempotencyRecord.objects.exists()
+
+
+def test_writes_parsed_under_types_changed_meanwhile_are_refused_before_anything_is_written(
+    token,
+):
+    parsed_under = identifier_types()
+    IdentifierType.objects.create(key="crm_id", label="CRM ID", unique=True, priority=6)
+
+    outcomes = in_one_batch(
+        (body({"email": "a@example.com", "crm_id": "A-1"}), None),
+        (body({"email": "b@example.com"}), "k-1"),
+        types=parsed_under,
+    )
+
+    assert all(isinstance(outcome, Stale) for outcome in outcomes)
+    assert not Profile.objects.exists() and not IdempotencyRecord.objects.exists()

@@ -10,7 +10,13 @@ from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from identity.locks import lock_key
-from identity.models import ApiToken, DuplicateCandidate, IdempotencyRecord, Identifier
+from identity.models import (
+    ApiToken,
+    DuplicateCandidate,
+    IdempotencyRecord,
+    Identifier,
+    IdentifierType,
+)
 from profiles.models import Profile
 from tests.factories import make_token, post_json
 
@@ -110,6 +116,39 @@ def test_without_a_valid_token_the_api_answers_401(client, authorization):
     assert response.json()["error"]["code"] == "unauthorized"
     assert response["WWW-Authenticate"].startswith("Bearer")
     assert not Profile.objects.exists()
+
+
+def test_a_deleted_token_stops_working_at_once_for_writes(client, token):
+    first = upsert(client, token, {"record": {"email": "a@example.com"}, "matchKey": "email"})
+    ApiToken.objects.all().delete()
+
+    again = upsert(client, token, {"record": {"email": "b@example.com"}, "matchKey": "email"})
+
+    assert first.status_code == 201
+    assert again.status_code == 401
+    assert again.json()["error"]["code"] == "unauthorized"
+    assert list(Identifier.objects.values_list("value", flat=True)) == ["a@example.com"]
+
+
+@pytest.mark.parametrize("idempotency_key", [None, "order-1"])
+def test_a_type_added_between_two_writes_is_an_identifier_for_the_second(
+    client, token, idempotency_key
+):
+    upsert(client, token, {"record": {"email": "a@example.com"}, "matchKey": "email"})
+    IdentifierType.objects.create(key="crm_id", label="CRM ID", unique=True, priority=6)
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+
+    response = upsert(
+        client, token, {"record": {"email": "b@example.com", "crm_id": "A-1"},
+                        "matchKey": "crm_id"}, **headers,
+    )
+
+    assert response.status_code == 201
+    profile = Profile.objects.get(pk=response.json()["profileId"])
+    assert sorted(profile.identifiers.values_list("type__key", "value")) == [
+        ("crm_id", "A-1"), ("email", "b@example.com"),
+    ]
+    assert "crm_id" not in profile.attributes
 
 
 def test_tokens_are_stored_hashed(token):
