@@ -8,8 +8,11 @@ gthread) hands its parsed write to the process's `group_commit`:
 - a request announces itself when its view starts (`arrival()`), and submits its write once
   parsed (validation errors, 400, never join a batch);
 - with no batch running, the submitting request leads: it waits, at most MAX_WAIT, while other
-  announced requests of the process are still parsing, then takes up to MAX_BATCH queued writes
-  and resolves them in one transaction, in queue order; every other request waits for its answer;
+  announced requests of the process are still parsing, and until as many writes are queued as
+  were about when the last batch ended (clients that wait for their answer before writing again
+  come back together: one batch for all costs far less per write than two). Then it takes up to
+  MAX_BATCH queued writes and resolves them in one transaction, in queue order; every other
+  request waits for its answer;
 - when the batch ends, the oldest write queued meanwhile leads the next batch. A batch of one
   (nobody else came) is the leader's own write, resolved by the single-write path.
 
@@ -45,7 +48,7 @@ from identity import idempotency
 from identity.resolution import Expected, check_expected, resolve_writes
 
 MAX_BATCH = 64  # writes per transaction
-MAX_WAIT = 0.002  # seconds a leader waits for requests of its process still parsing
+MAX_WAIT = 0.004  # seconds a leader waits for more writes (see GroupCommit._gather)
 
 
 def response_of(resolution):
@@ -98,6 +101,9 @@ class GroupCommit:
         self._queue = []
         self._leading = False  # a batch is being gathered or resolved
         self._arriving = 0  # requests announced and not yet submitted
+        # Writes the last batch answered plus those queued meanwhile: the clients that will
+        # most likely send again at once (each waits for its answer before its next write).
+        self._recent = 0
 
     def arrival(self):
         """A request that will submit a write (or give up): a context manager."""
@@ -131,6 +137,7 @@ class GroupCommit:
             _resolve_batch(batch)
         finally:
             with self._changed:
+                self._recent = len(batch) + len(self._queue)
                 if self._queue:
                     self._queue[0].lead = True
                     self._queue[0].answered.set()
@@ -140,9 +147,15 @@ class GroupCommit:
                 entry.answered.set()
 
     def _gather(self):
+        """Up to max_batch queued writes, after waiting (at most max_wait) for the requests
+        announced meanwhile, and for as many writes as were about at the last batch's end:
+        the clients it answered are then on their way back, and one batch for all costs far
+        less per write than two."""
         deadline = time.monotonic() + self.max_wait
         with self._changed:
-            while len(self._queue) < self.max_batch and self._arriving:
+            while len(self._queue) < self.max_batch and (
+                self._arriving or len(self._queue) < self._recent
+            ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

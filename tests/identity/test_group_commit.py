@@ -5,6 +5,7 @@ Each write is submitted from a thread of its own (its own database connection). 
 announced before the first is submitted, so the leader waits for every one of them: one batch.
 """
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
@@ -25,12 +26,12 @@ def body(record, match_key="email"):
     return {"record": record, "matchKey": match_key}
 
 
-def in_one_batch(*submissions, types=None):
+def in_one_batch(*submissions, types=None, group=None):
     """Submit (body, key) or (body, key, token) at once, parsed under `types` (by default the
     current ones); the Outcome, or the exception raised, of each."""
     default_token = ApiToken.objects.first()
     types = types or identifier_types()
-    group = GroupCommit(max_batch=len(submissions), max_wait=60)
+    group = group or GroupCommit(max_batch=len(submissions), max_wait=60)
 
     def submit(arrival, submission):
         payload, key, token = (*submission, default_token)[:3]
@@ -207,3 +208,32 @@ def test_writes_parsed_under_types_changed_meanwhile_are_refused_before_anything
 
     assert all(isinstance(outcome, Stale) for outcome in outcomes)
     assert not Profile.objects.exists() and not IdempotencyRecord.objects.exists()
+
+
+def test_the_next_batch_waits_for_the_writers_the_last_batch_answered(token):
+    # Clients that wait for their answer before writing again come back together, but not at
+    # the same instant: the first one back leads, and waits for the others.
+    group = GroupCommit(max_batch=8, max_wait=60)
+    in_one_batch(*[(body({"email": f"first-{n}@example.com"}), None) for n in range(3)],
+                 group=group)
+    api_token, types = ApiToken.objects.get(), identifier_types()
+
+    def come_back(n):
+        time.sleep(0.2 * n)
+        try:
+            with group.arrival() as arrival:
+                payload = body({"email": f"again-{n}@example.com"})
+                return arrival.submit(parse_write(payload, types=types), token=api_token,
+                                      fingerprint=types.fingerprint).status
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(3) as pool:
+        statuses = list(pool.map(come_back, range(3)))
+
+    assert statuses == [201, 201, 201]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT xmin::text) FROM identity_identifier WHERE value LIKE 'again-%'"
+        )
+        assert cursor.fetchone()[0] == 1  # one transaction for the three
