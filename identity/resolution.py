@@ -128,8 +128,9 @@ def identifier_types(fingerprint=None):
 def known_types():
     """The types this process loaded last, without asking PostgreSQL whether they still hold.
 
-    For writes that give `Expected(types=...)`: their batch checks the fingerprint in the same
-    statement that takes its locks, and refuses (Stale) when the table changed meanwhile.
+    For writes whose batch is given an Expected with these types' fingerprint: it checks the
+    fingerprint in the statement that takes its locks, and refuses (Stale) when the table
+    changed meanwhile.
     """
     return _types or identifier_types()
 
@@ -501,12 +502,11 @@ class _Batch:
             }
             kinds = tuple(kind for kind in _FLUSH_KINDS if rows[kind])
             if kinds:
-                cursor.execute(_flush_sql(kinds), {
-                    "now": now,
-                    **{kind: _json(rows[kind]) for kind in kinds},
-                    **{f"{kind}_count": len(rows[kind]) for kind in kinds},
-                    "new_profiles": _json(rows["new_profiles"]),
-                })
+                params = {"now": now, "new_profiles": "[]"}  # new_profile always reads it
+                for kind in kinds:
+                    params[kind] = _json(rows[kind])
+                    params[f"{kind}_count"] = len(rows[kind])
+                cursor.execute(_flush_sql(kinds), params)
                 for profile, (pk,) in zip(new_profiles, cursor.fetchall(), strict=True):
                     profile.id = pk
         self._record_conflicts()
@@ -631,7 +631,7 @@ def _flush_sql(kinds):
         ProfileFeatures._meta.get_field(f).db_type(connection) for f in FEATURE_FIELDS
     ]
     fields = ", ".join(FEATURE_FIELDS)
-    identifier_types = [
+    identifier_column_types = [  # of _NEW_IDENTIFIER_COLUMNS
         "bigint", "bigint", "text", "text", "boolean", "boolean", "boolean", "boolean", "text",
         "timestamptz", "timestamptz",
     ]
@@ -666,7 +666,8 @@ def _flush_sql(kinds):
                 is_current, is_unique, is_single_valued, grants_access, source, first_seen,
                 last_seen
             FROM {rows("new_identifiers", ("place", "bigint"),
-                       *zip(_NEW_IDENTIFIER_COLUMNS.split(", "), identifier_types, strict=True))}
+                       *zip(_NEW_IDENTIFIER_COLUMNS.split(", "), identifier_column_types,
+                           strict=True))}
             LEFT JOIN new_profile ON new_profile.n = u.place
         """,
         "refreshed_identifiers": f"""
