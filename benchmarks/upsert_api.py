@@ -66,19 +66,23 @@ TARGET_P95_MS = 50
 
 # Gunicorn set-ups to try on a 2-core machine: name -> arguments. Threaded workers share
 # transactions between the concurrent writes of a process (group commit, identity/batching.py;
-# API_GROUP_COMMIT=false turns it off); sync workers resolve each write alone.
+# API_GROUP_COMMIT=false turns it off); sync workers resolve each write alone and close the
+# connection after every response. Stock gthread hands every keep-alive connection back to its
+# main thread between requests, and keeps none alive when --worker-connections equals
+# --threads; config.workers.KeepAliveThreadWorker keeps it on its thread.
+KEEP_ALIVE_WORKER = ["--worker-class", "config.workers.KeepAliveThreadWorker", "--keep-alive", "30"]
 SERVERS = {
     "sync-4": ["--worker-class", "sync", "--workers", "4"],
-    "gthread-1x8": ["--worker-class", "gthread", "--workers", "1", "--threads", "8",
+    "gthread-2x4": ["--worker-class", "gthread", "--workers", "2", "--threads", "4",
                     "--keep-alive", "30"],
-    "gthread-4x2": ["--worker-class", "gthread", "--workers", "4", "--threads", "2",
-                    "--keep-alive", "30"],
-    "gthread-4x2-c2": ["--worker-class", "gthread", "--workers", "4", "--threads", "2",
-                       "--worker-connections", "2", "--keep-alive", "30"],
-    # At most 4 connections a worker: the 8 clients' keep-alive connections spread 4 and 4,
-    # instead of most landing on whichever worker accepted first.
-    "gthread-2x4-c4": ["--worker-class", "gthread", "--workers", "2", "--threads", "4",
-                       "--worker-connections", "4", "--keep-alive", "30"],
+    "keep-1x8": [*KEEP_ALIVE_WORKER, "--workers", "1", "--threads", "8",
+                 "--worker-connections", "8"],
+    "keep-4x2": [*KEEP_ALIVE_WORKER, "--workers", "4", "--threads", "2",
+                 "--worker-connections", "2"],
+    # At most 4 connections a worker: the 8 clients' connections spread 4 and 4, instead of
+    # most landing on whichever worker accepted first.
+    "keep-2x4": [*KEEP_ALIVE_WORKER, "--workers", "2", "--threads", "4",
+                 "--worker-connections", "4"],
 }
 
 # Every FRESH_EVERY-th write of a client is for a brand-new person, sent by a pair of clients.
