@@ -18,6 +18,7 @@ from identity.models import (
     IdentifierType,
 )
 from profiles.models import Profile
+from tests.conftest import make_user
 from tests.factories import make_token, post_json
 
 pytestmark = pytest.mark.django_db
@@ -292,6 +293,27 @@ def test_an_unknown_profile_is_a_404(client, token):
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_path_under_the_api_that_is_no_endpoint_is_a_json_404(client, token):
+    response = client.get("/api/v1/profile/1", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert response.status_code == 404
+    assert response.json()["error"] == {
+        "code": "not_found", "message": "there is no API endpoint /api/v1/profile/1",
+        "field": None,
+    }
+
+
+def test_api_answers_set_no_cookies_and_keep_the_security_headers(client, token):
+    # A steward signed in to the pages in the same browser: the API ignores the session.
+    client.force_login(make_user("steward"))
+
+    response = upsert(client, token, {"record": {"email": "c@example.com"}, "matchKey": "email"})
+
+    assert response.status_code == 201
+    assert response.cookies == {}
+    assert response["X-Content-Type-Options"] == "nosniff"
 
 
 def test_lookup_normalises_the_value_as_writes_do(client, token):
