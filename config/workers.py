@@ -30,6 +30,10 @@ class KeepAliveThreadWorker(ThreadWorker):
         # the two are equal; here every connection the worker accepted may be kept alive.
         self.max_keepalived = self.cfg.worker_connections
 
+    @classmethod
+    def check_config(cls, cfg, log):
+        pass  # gthread warns that no connection can be kept alive: here every one can
+
     def handle(self, conn):
         keep_alive = super().handle(conn)
         while keep_alive is True and self._may_linger(conn) and _next_request_comes(conn):

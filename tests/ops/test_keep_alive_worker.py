@@ -47,10 +47,12 @@ class Connection:
         self.sock.close()
 
 
-def test_one_connection_serves_request_after_request():
+def test_one_connection_serves_request_after_request(tmp_path):
     # Stock gthread with as many connections as threads answers every request with
-    # `Connection: close`.
-    with gunicorn(server_env(), *WORKER, "--threads", "2", "--worker-connections", "2") as base:
+    # `Connection: close`, and warns so at start.
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(server_env(), *WORKER, "--threads", "2", "--worker-connections", "2",
+                  "--error-logfile", str(log)) as base:
         client = Connection(base)
         answers = [client.get("/api/v1/openapi.json"), client.get("/api/v1/openapi.json")]
         time.sleep(0.5)  # quiet for longer than a thread waits: the connection is parked
@@ -59,6 +61,7 @@ def test_one_connection_serves_request_after_request():
 
     assert [status for status, _ in answers] == [200, 200, 200]
     assert all(headers.get("connection", "").lower() != "close" for _, headers in answers)
+    assert "No keepalived connections" not in log.read_text()
 
 
 def test_a_busy_connection_does_not_keep_a_new_one_waiting():
