@@ -246,10 +246,14 @@ class _Identifier:
         )
 
 
-_NEW_IDENTIFIER_COLUMNS = (
-    "profile_id, type_id, raw_value, value, is_current, is_unique, is_single_valued, "
-    "grants_access, source, first_seen, last_seen"
+# The columns of a new identifier's row, with their types, in new_row() order.
+_NEW_IDENTIFIER_TYPED_COLUMNS = (
+    ("profile_id", "bigint"), ("type_id", "bigint"), ("raw_value", "text"), ("value", "text"),
+    ("is_current", "boolean"), ("is_unique", "boolean"), ("is_single_valued", "boolean"),
+    ("grants_access", "boolean"), ("source", "text"), ("first_seen", "timestamptz"),
+    ("last_seen", "timestamptz"),
 )
+_NEW_IDENTIFIER_COLUMNS = ", ".join(name for name, _ in _NEW_IDENTIFIER_TYPED_COLUMNS)
 
 
 # Identifier rows `i` as a JSON array of [id, profile_id, type_id, value, raw_value,
@@ -305,7 +309,9 @@ class _Batch:
         cursor.execute(
             f"""
             WITH held AS MATERIALIZED (
-                SELECT i.* FROM identity_identifier i
+                SELECT i.id, i.profile_id, i.type_id, i.value, i.raw_value, i.is_current,
+                    i.grants_access, i.last_seen
+                FROM identity_identifier i
                 JOIN unnest(%s::bigint[], %s::text[]) AS k(type_id, value)
                   ON i.type_id = k.type_id AND i.value = k.value
                 WHERE (SELECT p.status FROM profiles_profile p WHERE p.id = i.profile_id)
@@ -631,10 +637,6 @@ def _flush_sql(kinds):
         ProfileFeatures._meta.get_field(f).db_type(connection) for f in FEATURE_FIELDS
     ]
     fields = ", ".join(FEATURE_FIELDS)
-    identifier_column_types = [  # of _NEW_IDENTIFIER_COLUMNS
-        "bigint", "bigint", "text", "text", "boolean", "boolean", "boolean", "boolean", "text",
-        "timestamptz", "timestamptz",
-    ]
 
     def rows(kind, *columns):
         """The rows of a kind, a table of (name, type) columns: FROM rows(...).
@@ -662,12 +664,9 @@ def _flush_sql(kinds):
         """,
         "new_identifiers": f"""
             INSERT INTO identity_identifier ({_NEW_IDENTIFIER_COLUMNS})
-            SELECT coalesce(u.profile_id, new_profile.id), type_id, raw_value, value,
-                is_current, is_unique, is_single_valued, grants_access, source, first_seen,
-                last_seen
-            FROM {rows("new_identifiers", ("place", "bigint"),
-                       *zip(_NEW_IDENTIFIER_COLUMNS.split(", "), identifier_column_types,
-                           strict=True))}
+            SELECT coalesce(u.profile_id, new_profile.id),
+                {", ".join(f"u.{name}" for name, _ in _NEW_IDENTIFIER_TYPED_COLUMNS[1:])}
+            FROM {rows("new_identifiers", ("place", "bigint"), *_NEW_IDENTIFIER_TYPED_COLUMNS)}
             LEFT JOIN new_profile ON new_profile.n = u.place
         """,
         "refreshed_identifiers": f"""
