@@ -264,6 +264,18 @@ _IDENTIFIERS_JSON = (
 )
 
 
+# Set by a batch's first statement for the rest of its transaction. Plans are generic, so
+# that a connection plans each statement of the write path once, not on every batch (planning
+# cost PostgreSQL more than running them). And they read by index: a plan a connection keeps
+# (these statements' and its foreign-key checks') may be made while the tables are nearly
+# empty, and one reading a table whole would read it whole on every write as it grows, until
+# ANALYZE replaces the plan. Every statement of a batch looks its rows up by key.
+_PLANS = (
+    "set_config('plan_cache_mode', 'force_generic_plan', true), "
+    "set_config('enable_seqscan', 'off', true)"
+)
+
+
 class _Batch:
     def __init__(self, writes, expected=None):
         self.writes = writes
@@ -281,16 +293,13 @@ class _Batch:
     def resolve(self):
         keys = sorted({(i.type.id, i.value) for w in self.writes for i in w.identifiers})
         locks = sorted({lock_key(*key) for key in keys})
+        lock = "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k)"
         with prepared_cursor() as cursor:
             if self.expected is None:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [locks]
-                )
+                cursor.execute(f"SELECT {lock}, {_PLANS}", [locks])
             else:  # checked in the same round trip
                 cursor.execute(
-                    f"SELECT {Expected.SQL}, (SELECT count(pg_advisory_xact_lock(k)) "
-                    "FROM unnest(%s::bigint[]) AS k)",
-                    [*self.expected.params(), locks],
+                    f"SELECT {Expected.SQL}, {lock}, {_PLANS}", [*self.expected.params(), locks]
                 )
                 self.expected.check(*cursor.fetchone()[:2])
             self._load(cursor, keys)
@@ -477,9 +486,7 @@ class _Batch:
         refreshed = [i for i in loaded if i.seen is not None or i.access_added]
         changed = [p for p in self.profiles.values() if p.changed]
         featured = [p for p in changed if p.features_changed]
-        # Not prepared: a plan PostgreSQL keeps for these statements, made while the tables
-        # were small, scans them whole once they have grown (until ANALYZE replaces it).
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:  # generic plans by index (_PLANS)
             if previous:  # first: the new current values of these types go in next
                 cursor.execute(
                     "UPDATE identity_identifier SET is_current = false "
