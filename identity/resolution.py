@@ -266,14 +266,20 @@ _IDENTIFIERS_JSON = (
 
 # Set by a batch's first statement for the rest of its transaction. Plans are generic, so
 # that a connection plans each statement of the write path once, not on every batch (planning
-# cost PostgreSQL more than running them). And they read by index: a plan a connection keeps
+# cost PostgreSQL more than running them). And they use indexes: a plan a connection keeps
 # (these statements' and its foreign-key checks') may be made while the tables are nearly
-# empty, and one reading a table whole would read it whole on every write as it grows, until
-# ANALYZE replaces the plan. Every statement of a batch looks its rows up by key.
+# empty, and a sequential scan in it would read a table whole on every write as it grows.
+# Such a plan may still walk a whole index, until ANALYZE or the connection's end
+# (DATABASE_CONN_MAX_AGE) replaces it.
 _PLANS = (
     "set_config('plan_cache_mode', 'force_generic_plan', true), "
     "set_config('enable_seqscan', 'off', true)"
 )
+_LOCKS = "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k)"
+# A batch's first statement: its advisory locks, and the plans' settings; with what its writes
+# were accepted under (Expected) when it has that to check.
+_FIRST = f"SELECT {_LOCKS}, {_PLANS}"
+_FIRST_CHECKED = f"SELECT {Expected.SQL}, {_LOCKS}, {_PLANS}"
 
 
 class _Batch:
@@ -293,14 +299,11 @@ class _Batch:
     def resolve(self):
         keys = sorted({(i.type.id, i.value) for w in self.writes for i in w.identifiers})
         locks = sorted({lock_key(*key) for key in keys})
-        lock = "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k)"
         with prepared_cursor() as cursor:
             if self.expected is None:
-                cursor.execute(f"SELECT {lock}, {_PLANS}", [locks])
+                cursor.execute(_FIRST, [locks])
             else:  # checked in the same round trip
-                cursor.execute(
-                    f"SELECT {Expected.SQL}, {lock}, {_PLANS}", [*self.expected.params(), locks]
-                )
+                cursor.execute(_FIRST_CHECKED, [*self.expected.params(), locks])
                 self.expected.check(*cursor.fetchone()[:2])
             self._load(cursor, keys)
         results = [self._resolve_one(write) for write in self.writes]

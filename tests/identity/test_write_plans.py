@@ -1,6 +1,6 @@
 """A connection keeps its plans for the write path's statements from the first writes on, when
-the tables may be empty; as the tables grow, a write must still look its rows up by index and
-never read the profile or identifier table whole (each such read grows with the table)."""
+the tables may be empty; as the tables grow, a write must still use indexes and never scan the
+profile or identifier table sequentially (each such scan reads the whole, growing table)."""
 
 import pytest
 from django.db import connection
@@ -23,7 +23,7 @@ def upsert(client, token, n, **record):
     return response
 
 
-def whole_table_reads():
+def sequential_scans():
     """Sequential scans of TABLES so far, this connection's own included."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")  # flushed as the session idles
@@ -56,7 +56,7 @@ def grow_tables(rows):
         )
 
 
-def test_writes_never_read_the_profile_or_identifier_table_whole_as_it_grows(client):
+def test_writes_never_scan_the_profile_or_identifier_table_as_it_grows(client):
     token = make_token()
     with connection.cursor() as cursor:  # statistics of the empty tables, as on a new install
         cursor.execute(f"ANALYZE {', '.join(TABLES)}")
@@ -66,11 +66,11 @@ def test_writes_never_read_the_profile_or_identifier_table_whole_as_it_grows(cli
         upsert(client, token, n, phone=f"+1 212 555 {n:04}")
         upsert(client, token, n, phone=f"+1 212 555 {n + 100:04}")
     grow_tables(20_000)
-    before = whole_table_reads()
+    before = sequential_scans()
 
     for n in range(8, 16):
         upsert(client, token, n, phone=f"+1 212 555 {n:04}")
         upsert(client, token, n, phone=f"+1 212 555 {n + 100:04}")
     upsert(client, token, 0, first_name="Ada")
 
-    assert whole_table_reads() == before
+    assert sequential_scans() == before
