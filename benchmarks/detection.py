@@ -8,10 +8,10 @@ The benchmark runs against its own database, never the project's data:
    benchmarks.people (fixed seed: duplicates with typos, nicknames, swapped names, date-of-birth
    typos, missing fields, moves; households sharing a landline; a shop phone on ~500 profiles)
    and loads them with COPY: profiles, identifiers (normalised with the product's normalisers),
-   ProfileFeatures (from identity.detection.match_features) and the truth, kept in a side table
+   ProfileFeatures (from identity.matching.rules.match_features) and the truth, kept in a side table
    `bench_truth(profile_id, person_id, household_id, duplicate, noise)`; then VACUUM ANALYZE.
    The load time is printed on its own: it is not part of the target;
-3. runs `identity.detect.detect_all` in a subprocess (`python -m benchmarks.detection
+3. runs `identity.matching.detect.detect_all` in a subprocess (`python -m benchmarks.detection
    --detect-only`), so the peak resident set measured (from wait4) is the detection's alone;
 4. prints wall time, peak memory, candidates, junk values and edges per rule;
 5. evaluates the open candidates against the truth: similar-people pair precision and recall,
@@ -27,8 +27,8 @@ Environment switches, for investigating:
   the same size (candidates and junk values are cleared first) instead of loading again, and
   with `BENCH_SKIP_DETECT=1` also skips the detection, evaluating the candidates already there;
 - `BENCH_CONFIG='{"threshold": 18, "last_name": {"close": 4}}'`: changes to
-  identity.detection.CONFIG for this run (dataclasses.replace; field weights by their members;
-  blocking_keys as [[name, [columns], swapped], ...]);
+  identity.matching.rules.CONFIG for this run (dataclasses.replace; field weights by their members;
+  linkage_keys as [[name, [columns], swapped], ...]);
 - `BENCH_DIAG=1` also scores every blocked pair (the similar-people statement with no
   threshold, kept in the table `bench_scored`) and prints blocking recall, precision and recall
   per threshold, recall per kind of noise, the commonest comparison levels of false positives
@@ -117,16 +117,16 @@ def run(args):
 
 
 def build_config(overrides):
-    """identity.detection.CONFIG with the changes of BENCH_CONFIG."""
-    from identity.detection import CONFIG, BlockingKey, FieldWeights
+    """identity.matching.rules.CONFIG with the changes of BENCH_CONFIG."""
+    from identity.matching.rules import CONFIG, FieldWeights, LinkageKey
 
     changes = {}
     for name, value in overrides.items():
         current = getattr(CONFIG, name)
         if isinstance(current, FieldWeights):
             value = dataclasses.replace(current, **value)
-        elif name == "blocking_keys":
-            value = tuple(BlockingKey(key[0], tuple(key[1]), bool(key[2:] and key[2]))
+        elif name == "linkage_keys":
+            value = tuple(LinkageKey(key[0], tuple(key[1]), bool(key[2:] and key[2]))
                           for key in value)
         changes[name] = value
     return dataclasses.replace(CONFIG, **changes)
@@ -137,7 +137,7 @@ def build_config(overrides):
 
 def _load(bench_url, rows):
     from benchmarks.people import Generator
-    from identity.detection import match_features
+    from identity.matching.rules import match_features
 
     started = time.perf_counter()
     generator = Generator(rows)
@@ -246,7 +246,7 @@ def _detect_only():
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    from identity.detect import detect_all
+    from identity.matching.detect import detect_all
 
     config = build_config(json.loads(os.environ.get("BENCH_CONFIG") or "{}"))
     stages = []
@@ -285,7 +285,7 @@ def _incremental_only():
     django.setup()
     from django.conf import settings
 
-    from identity.detect import detect_for_profiles
+    from identity.matching.detect import detect_for_profiles
     from identity.tasks import PENDING_KEY, SCHEDULED_KEY, _redis, queue_detection
 
     with psycopg.connect(make_conninfo(os.environ["DATABASE_URL"])) as conn:
@@ -492,7 +492,7 @@ def _diagnose(bench_url, config):
     if not apps.ready:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         django.setup()
-    from identity.detect import similar_people_sql
+    from identity.matching.detect import similar_people_sql
 
     started = time.perf_counter()
     sql, params = similar_people_sql(dataclasses.replace(config, threshold=-1e9), None)

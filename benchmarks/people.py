@@ -4,7 +4,7 @@
 seed). About 10% of the profiles repeat an earlier person with the noise real data has:
 
 - names: one character substituted, dropped or doubled; a nickname (Bill for William, from
-  identity.detection.NICKNAMES) or the formal name for a nickname; first and last name swapped;
+  identity.matching.rules.NICKNAMES) or the formal name for a nickname; first and last name swapped;
 - date of birth: two neighbouring digits swapped, one digit wrong, or day and month swapped;
 - missing fields (postcode, date of birth, street, city); people moving (new street and
   postcode, sometimes a new city); street written with its abbreviation;
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
 
-from identity.detection import CANONICAL_FIRST_NAME, NICKNAMES
+from identity.matching.rules import CANONICAL_FIRST_NAME, NICKNAMES
 from identity.normalisers import InvalidValue, normalise
 
 SEED = 20261123

@@ -73,7 +73,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
     # /api/ requests stop here: they go to their view without the pages' middleware below.
-    "identity.middleware.ApiMiddleware",
+    "identity.api.middleware.ApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -116,7 +116,7 @@ DATABASES = {
     )
 }
 # The write path's statements are prepared after this many runs on a connection
-# (identity/cursors.py). Off (DATABASE_PREPARED_STATEMENTS=false) behind a connection pooler
+# (identity/writing/cursors.py). Off (DATABASE_PREPARED_STATEMENTS=false) behind a connection pooler
 # that does not keep prepared statements, such as PgBouncer before 1.21 in transaction mode.
 if env_bool("DATABASE_PREPARED_STATEMENTS", True):
     _options = DATABASES["default"].setdefault("OPTIONS", {})
@@ -159,7 +159,8 @@ DETECT_ON_WRITE = env_bool("DETECT_ON_WRITE", True)
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
 if IDEMPOTENCY_KEY_HOURS < 24:
     raise ImproperlyConfigured("IDEMPOTENCY_KEY_HOURS must be at least 24")
-# Concurrent API writes of one threaded server process share a transaction (identity/batching.py).
+# Concurrent API writes of one threaded server process share a transaction
+# (identity/writing/batching.py).
 API_GROUP_COMMIT = env_bool("API_GROUP_COMMIT", True)
 
 AUTH_PASSWORD_VALIDATORS = [

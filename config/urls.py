@@ -5,7 +5,7 @@ from django.urls import include, path
 from config.health import healthz
 
 urlpatterns = [
-    path("api/v1/", include("identity.api_urls")),  # first: the API's requests resolve soonest
+    path("api/v1/", include("identity.api.urls")),  # first: the API's requests resolve soonest
     path("", include("identity.urls")),
     path("profiles/", include("profiles.urls")),
     path("", include("merges.urls")),

@@ -136,8 +136,9 @@ class DuplicateCandidate(models.Model):
     )
     dismissed_at = models.DateTimeField(null=True, blank=True)
     dismiss_reason = models.TextField(blank=True)
-    # The codes of identity.blocking.blocking_reasons for the profiles' state when last refreshed
-    # (identity.blocking_codes), so the queue can filter on them; pages show reasons afresh.
+    # The codes of identity.candidates.blocking.blocking_reasons for the profiles' state when
+    # last refreshed (identity.candidates.blocking_codes), so the queue can filter on them; pages
+    # show reasons afresh.
     blocking_codes = ArrayField(models.CharField(max_length=32), default=list, blank=True)
 
     class Meta:
@@ -264,8 +265,8 @@ class IdentityConflict(models.Model):
 class ProfileFeatures(models.Model):
     """The normalised matching fields of an active profile, kept by every write.
 
-    Similar-people detection joins this compact table on its blocking keys instead of reading
-    profiles' JSON attributes; each index serves one blocking key of identity.detection.CONFIG.
+    Similar-people detection joins this compact table on its linkage keys instead of reading
+    profiles' JSON attributes; each index serves one linkage key of identity.matching.rules.CONFIG.
     A missing field is NULL, not "": equi-joins then skip it, which is what blocking needs.
     """
 

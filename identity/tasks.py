@@ -4,7 +4,8 @@ import redis
 from celery import shared_task
 from django.conf import settings
 
-from identity import detect, idempotency
+from identity.matching import detect
+from identity.writing import idempotency
 
 # Incremental detection after writes: each write adds the profiles it touched to a Redis set
 # (one SADD, far cheaper than a Celery message per write), and a drain task takes the set.
@@ -69,6 +70,6 @@ def detect_for_profiles(profile_ids):
 @shared_task(ignore_result=True)
 def run_detection(run_id):
     """Full duplicate detection (manage.py detect_duplicates queues it)."""
-    from identity.runs import execute_detection_run
+    from identity.matching.runs import execute_detection_run
 
     execute_detection_run(run_id)

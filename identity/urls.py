@@ -11,7 +11,6 @@ urlpatterns = [
     path("queue/<int:pk>/claim/", views.claim, name="candidate_claim"),
     path("queue/<int:pk>/unclaim/", views.unclaim, name="candidate_unclaim"),
     path("queue/<int:pk>/dismiss/", views.dismiss, name="candidate_dismiss"),
-    path("queue/<int:pk>/merge/", views.merge, name="candidate_merge"),
     path("identifiers/<int:pk>/edit/", views.identifier_edit, name="identifier_edit"),
     path("identifiers/<int:pk>/remove/", views.identifier_remove, name="identifier_remove"),
     path("settings/identifier-types/", views.identifier_types, name="identifier_types"),

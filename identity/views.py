@@ -13,10 +13,16 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from identity.detection import CONFIG
-from identity.filters import CandidateFilterSet
-from identity.models import DuplicateCandidate, Identifier
-from identity.selectors import (
+from identity.candidates.filters import CandidateFilterSet
+from identity.candidates.lifecycle import (
+    CannotClaim,
+    CannotDismiss,
+    claim_candidate,
+    dismiss_candidate,
+    dismiss_candidates,
+    unclaim_candidate,
+)
+from identity.candidates.selectors import (
     candidate_export_rows,
     candidate_neighbours,
     candidate_queue,
@@ -25,18 +31,10 @@ from identity.selectors import (
     dashboard_figures,
     queue_page,
 )
-from merges.services import (
-    CannotChangeIdentifier,
-    CannotClaim,
-    CannotDismiss,
-    claim_candidate,
-    dismiss_candidate,
-    dismiss_candidates,
-    edit_identifier,
-    remove_identifier,
-    unclaim_candidate,
-)
-from profiles.permissions import require_permission
+from identity.matching.rules import CONFIG
+from identity.models import DuplicateCandidate, Identifier
+from identity.writing.edits import CannotChangeIdentifier, edit_identifier, remove_identifier
+from merges.roles import require_permission
 
 PAGE_SIZES = (25, 50, 100)
 PAGING = ("after", "before")
@@ -182,15 +180,6 @@ def dismiss_many(request):
             text += f" {len(skipped)} skipped: no longer open."
         messages.success(request, text)
     return redirect(_next_url(request, reverse("queue")))
-
-
-@require_permission("merges.add_mergejob")
-def merge(request, pk):
-    candidate = get_object_or_404(DuplicateCandidate, pk=pk)
-    return render(request, "coming.html", {
-        "title": f"Merge suspected duplicate #{candidate.pk}", "nav": "queue",
-        "back": reverse("review", args=[candidate.pk]),
-    })
 
 
 @require_permission("identity.change_identifier")

@@ -13,5 +13,10 @@ class MergesConfig(AppConfig):
     name = "merges"
 
     def ready(self):
+        from identity import hooks
+        from merges import audit, selectors
+
+        # What identity needs from this app, without importing it (identity.hooks).
+        hooks.register(record_action=audit.record, jobs_in_progress=selectors.jobs_in_progress)
         # After migrate and after a flush (tests), the roles are exactly as merges/roles.py says.
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="merges.sync_roles")

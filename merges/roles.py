@@ -1,10 +1,19 @@
-"""The roles of SPEC section 9 as Django groups; each may do what the one before may.
+"""Who may do what (SPEC section 9): the roles, and the check every view makes.
 
-ROLES is the one definition. A migration creates the groups; after every `migrate` (and every
-flush) `sync_roles` sets each group's permissions to exactly this list again.
+ROLES is the one definition of the roles as Django groups, each allowed what the one before
+is. A migration creates the groups; after every `migrate` (and every flush) `sync_roles` sets
+each group's permissions to exactly this list again. Each view declares the one permission it
+needs with `require_permission`; a refusal is a 403 that names it.
+
+The roles name permissions of every app, so they live in the app above the others; views of any
+app import `require_permission` from here (pages may compose apps).
 """
 
+from functools import wraps
+
 from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
 
 VIEWER = "viewer"
 STEWARD = "steward"
@@ -73,3 +82,29 @@ def sync_roles(apps, *, strict=True):
             raise LookupError(f"role {name!r} names unknown permissions: {', '.join(missing)}")
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.set([existing[perm] for perm in perms if perm in existing])
+
+
+def describe_permission(perm):
+    app_label, codename = perm.split(".", 1)
+    name = (
+        Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+        .values_list("name", flat=True)
+        .first()
+    )
+    return f"{name} ({perm})" if name else perm
+
+
+def require_permission(perm):
+    """Refuse with a 403 naming `perm` unless the user has it."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.has_perm(perm):
+                raise PermissionDenied(f"This needs the permission: {describe_permission(perm)}.")
+            return view(request, *args, **kwargs)
+
+        wrapped.required_permission = perm
+        return wrapped
+
+    return decorator

@@ -1,6 +1,8 @@
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 
-from profiles.permissions import require_permission
+from identity.models import DuplicateCandidate
+from merges.roles import require_permission
 
 
 @require_permission("merges.view_mergejob")
@@ -11,3 +13,12 @@ def job_list(request):
 @require_permission("merges.view_auditentry")
 def audit_list(request):
     return render(request, "coming.html", {"title": "Audit history", "nav": "audit"})
+
+
+@require_permission("merges.add_mergejob")
+def merge(request, pk):
+    candidate = get_object_or_404(DuplicateCandidate, pk=pk)
+    return render(request, "coming.html", {
+        "title": f"Merge suspected duplicate #{candidate.pk}", "nav": "queue",
+        "back": reverse("review", args=[candidate.pk]),
+    })

@@ -3,10 +3,9 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 
-from identity.selectors import survivor_of
+from identity.profiles import profile_page, profile_search, survivor_of
+from merges.roles import require_permission
 from profiles.models import Profile
-from profiles.permissions import require_permission
-from profiles.selectors import profile_page, profile_search
 
 
 @require_permission("profiles.view_profile")

@@ -3,9 +3,9 @@
 import json
 import time
 
-from identity.resolution import identifier_types, resolve_write, resolve_writes
-from identity.tokens import create_api_token
-from identity.writes import parse_write
+from identity.api.tokens import create_api_token
+from identity.writing.parsing import parse_write
+from identity.writing.resolution import identifier_types, resolve_write, resolve_writes
 from profiles.models import Profile
 
 

@@ -1,7 +1,7 @@
 """Blocking codes stored on candidates for the queue's filters; trigram indexes for name search.
 
-Adds the field, backfills the open candidates from the profiles' state now (judged by the pure
-identity.blocking rules, the state read through the historical models), then the indexes.
+Adds the field, backfills the open candidates from the profiles' state now (judged by the
+blocking rules frozen below, the state read through the historical models), then the indexes.
 """
 
 import django.contrib.postgres.fields
@@ -10,16 +10,35 @@ from django.conf import settings
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
 
-from identity.blocking import (
-    DismissalState,
-    GroupState,
-    IdentifierState,
-    JobState,
-    ProfileState,
-    blocking_reasons,
-)
-
 CHUNK = 2000
+
+
+# Frozen as of this migration: the codes identity.blocking's rules (SPEC 5) gave then, codes only.
+def blocking_codes(profiles, dismissed, in_job):
+    """profiles: {id: (status, [(type key, value, is_current, grants_access, do_not_merge)])};
+    dismissed: a "not a duplicate" covers two of them; in_job: a queued or running job holds one."""
+    held = {}  # "do not merge" type key -> {profile id: its current values}
+    granting = set()  # the distinct non-empty sets of current contacts granting access
+    for pk, (_status, identifiers) in profiles.items():
+        contacts = set()
+        for type_key, value, is_current, grants_access, do_not_merge in identifiers:
+            if is_current and do_not_merge:
+                held.setdefault(type_key, {}).setdefault(pk, set()).add(value)
+            if is_current and grants_access:
+                contacts.add((type_key, value))
+        if contacts:
+            granting.add(frozenset(contacts))
+    checks = [
+        ("unique_id_conflict", any(
+            len({frozenset(values) for values in holders.values()}) >= 2
+            for holders in held.values()
+        )),
+        ("access_contact_mismatch", len(granting) >= 2),
+        ("previously_dismissed", dismissed),
+        ("inactive_profile", any(status == "merged" for status, _ in profiles.values())),
+        ("merge_in_progress", in_job),
+    ]
+    return [code for code, applies in checks if applies]
 
 
 def backfill_blocking_codes(apps, schema_editor):
@@ -28,48 +47,39 @@ def backfill_blocking_codes(apps, schema_editor):
     Identifier = apps.get_model("identity", "Identifier")
     MergeJob = apps.get_model("merges", "MergeJob")
     jobs = [
-        JobState(pk, status, frozenset([survivor, *merged]))
-        for pk, status, survivor, merged in MergeJob.objects.filter(
+        frozenset([survivor, *merged])
+        for survivor, merged in MergeJob.objects.filter(
             status__in=["queued", "running"]
-        ).values_list("pk", "status", "survivor_id", "merged_profile_ids")
+        ).values_list("survivor_id", "merged_profile_ids")
     ]
     open_ids = list(Candidate.objects.filter(status="open").order_by("pk").values_list(
         "pk", flat=True))
     for start in range(0, len(open_ids), CHUNK):
         chunk = open_ids[start:start + CHUNK]
-        members, profiles = {}, {}
-        for candidate_id, profile_id, status, merged_into in Member.objects.filter(
+        members, statuses = {}, {}
+        for candidate_id, profile_id, status in Member.objects.filter(
             candidate_id__in=chunk
-        ).values_list("candidate_id", "profile_id", "profile__status", "profile__merged_into_id"):
+        ).values_list("candidate_id", "profile_id", "profile__status"):
             members.setdefault(candidate_id, set()).add(profile_id)
-            profiles[profile_id] = (status, merged_into)
+            statuses[profile_id] = status
         identifiers = {}
-        for profile_id, *fields in Identifier.objects.filter(profile_id__in=profiles).values_list(
-            "profile_id", "type__key", "type__label", "value", "is_current", "grants_access",
+        for profile_id, *fields in Identifier.objects.filter(profile_id__in=statuses).values_list(
+            "profile_id", "type__key", "value", "is_current", "grants_access",
             "type__do_not_merge",
         ):
-            identifiers.setdefault(profile_id, []).append(IdentifierState(*fields))
-        dismissed = {}
-        for candidate_id, profile_id, by, at, reason in Member.objects.filter(
-            profile_id__in=profiles, candidate__dismissed_at__isnull=False
-        ).values_list("candidate_id", "profile_id", "candidate__dismissed_by__username",
-                      "candidate__dismissed_at", "candidate__dismiss_reason"):
-            dismissed.setdefault(candidate_id, [set(), by or "", at, reason])[0].add(profile_id)
-        dismissals = [
-            DismissalState(pk, frozenset(ids), by, at, reason)
-            for pk, (ids, by, at, reason) in dismissed.items()
-        ]
+            identifiers.setdefault(profile_id, []).append(fields)
+        dismissed = {}  # dismissed candidate id -> its members among these profiles
+        for candidate_id, profile_id in Member.objects.filter(
+            profile_id__in=statuses, candidate__dismissed_at__isnull=False
+        ).values_list("candidate_id", "profile_id"):
+            dismissed.setdefault(candidate_id, set()).add(profile_id)
         for candidate_id in chunk:
             ids = members.get(candidate_id, set())
-            group = GroupState(
-                profiles=tuple(
-                    ProfileState(pk, *profiles[pk], tuple(identifiers.get(pk, ())))
-                    for pk in sorted(ids)
-                ),
-                dismissals=tuple(d for d in dismissals if len(d.profile_ids & ids) >= 2),
-                jobs=tuple(j for j in jobs if j.profile_ids & ids),
+            codes = blocking_codes(
+                {pk: (statuses[pk], identifiers.get(pk, [])) for pk in ids},
+                dismissed=any(len(d & ids) >= 2 for d in dismissed.values()),
+                in_job=any(job & ids for job in jobs),
             )
-            codes = list(dict.fromkeys(r.code for r in blocking_reasons(group)))
             if codes:
                 Candidate.objects.filter(pk=candidate_id).update(blocking_codes=codes)
 

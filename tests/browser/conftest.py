@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from identity.blocking_codes import refresh_blocking_codes
-from identity.detect import detect_all
+from identity.candidates.blocking_codes import refresh_blocking_codes
+from identity.matching.detect import detect_all
 from identity.models import DuplicateCandidate
 from tests.factories import write
 

@@ -4,8 +4,8 @@ once it is wired to refresh_blocking_codes)."""
 
 import pytest
 
-from identity.blocking_codes import refresh_blocking_codes
-from identity.detect import detect_all
+from identity.candidates.blocking_codes import refresh_blocking_codes
+from identity.matching.detect import detect_all
 from identity.models import DuplicateCandidate
 from tests.factories import population, write
 

@@ -4,7 +4,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 
-from identity.blocking import (
+from identity.candidates.blocking import (
     DismissalState,
     GroupState,
     IdentifierState,

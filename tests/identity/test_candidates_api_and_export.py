@@ -3,7 +3,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from identity.detect import detect_all
+from identity.matching.detect import detect_all
 from tests.factories import make_token, write
 
 pytestmark = pytest.mark.django_db

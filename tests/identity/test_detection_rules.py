@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from identity.detection import CONFIG, group_edges, match_features
+from identity.matching.rules import CONFIG, group_edges, match_features
 
 
 def attrs(**values):
@@ -52,6 +52,6 @@ def test_the_configuration_is_described_for_stewards():
     described = CONFIG.describe()
 
     assert described["junk_limit"] == CONFIG.junk_limit
-    assert "same surname and postcode" in described["blocking_keys"]
+    assert "same surname and postcode" in described["linkage_keys"]
     assert described["weights"]["last_name"]["agree"] == "by frequency"
     assert described["weights"]["date_of_birth"]["close"] == CONFIG.date_of_birth.close

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from identity.models import DuplicateCandidate
-from identity.resolution import identifier_types, resolve_writes
 from identity.tasks import PENDING_KEY, SCHEDULED_KEY, _redis, detect_pending_profiles
-from identity.writes import parse_write
+from identity.writing.parsing import parse_write
+from identity.writing.resolution import identifier_types, resolve_writes
 from tests.conftest import worker_process
 from tests.factories import wait_for
 

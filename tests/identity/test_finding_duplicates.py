@@ -3,13 +3,13 @@ their merge is blocked."""
 
 import pytest
 
-from identity.blocking import blocking_reasons
-from identity.detect import detect_all, detect_for_profiles
+from identity.candidates.blocking import blocking_reasons
+from identity.candidates.lifecycle import dismiss_candidate
+from identity.candidates.states import group_states
+from identity.matching.detect import detect_all, detect_for_profiles
 from identity.models import DuplicateCandidate, JunkValue
-from identity.resolution import identifier_types, resolve_writes
-from identity.states import group_states
-from identity.writes import parse_write
-from merges.services import dismiss_candidate
+from identity.writing.parsing import parse_write
+from identity.writing.resolution import identifier_types, resolve_writes
 from profiles.models import Profile
 from tests.factories import population, write
 

@@ -1,5 +1,5 @@
-"""Group commit (identity/batching.py): concurrent writes of one process share a transaction,
-and each still gets exactly its own answer.
+"""Group commit (identity/writing/batching.py): concurrent writes of one process share a
+transaction, and each still gets exactly its own answer.
 
 Each write is submitted from a thread of its own (its own database connection). All are
 announced before the first is submitted, so the leader waits for every one of them: one batch.
@@ -12,10 +12,10 @@ from contextlib import ExitStack
 import pytest
 from django.db import connection
 
-from identity.batching import GroupCommit, resolve_alone
 from identity.models import ApiToken, IdempotencyRecord, Identifier, IdentifierType
-from identity.resolution import ResolutionBusy, Stale, identifier_types
-from identity.writes import body_hash, parse_write
+from identity.writing.batching import GroupCommit, resolve_alone
+from identity.writing.parsing import body_hash, parse_write
+from identity.writing.resolution import ResolutionBusy, Stale, identifier_types
 from profiles.models import Profile
 from tests.factories import make_token
 

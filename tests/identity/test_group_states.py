@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from django.utils import timezone
 
-from identity.blocking import (
+from identity.candidates.blocking import (
     DismissalState,
     GroupState,
     IdentifierState,
@@ -13,8 +13,8 @@ from identity.blocking import (
     ProfileState,
     blocking_reasons,
 )
+from identity.candidates.states import group_state_for_profiles, group_states
 from identity.models import CandidateMember, DuplicateCandidate, IdentifierType
-from identity.states import group_state_for_profiles, group_states
 from merges.models import MergeJob
 from profiles.models import Profile
 from tests.factories import write

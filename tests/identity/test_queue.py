@@ -9,10 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from identity.candidates.lifecycle import claim_candidate
+from identity.candidates.selectors import EXPORT_HEADER, candidate_export_rows, candidate_queue
 from identity.models import CandidateMember, DuplicateCandidate
-from identity.selectors import EXPORT_HEADER, candidate_export_rows, candidate_queue
 from merges.models import AuditEntry
-from merges.services import claim_candidate
 from tests.factories import write
 from tests.identity.conftest import candidate_of, detect
 

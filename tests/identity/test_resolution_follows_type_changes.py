@@ -1,9 +1,10 @@
 """Identifier types are cached per process: a change to a type's flags is seen by the next write."""
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from identity.models import Identifier, IdentifierType
-from identity.resolution import identifier_types
+from identity.writing.resolution import identifier_types
 from tests.factories import identifiers_of, write
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,6 @@ def test_a_type_made_unique_finds_the_profile_for_the_next_write():
     store = IdentifierType.objects.create(key="store_card", label="Store card", priority=6)
     ann = write({"email": "ann@example.com", "store_card": "S-1"}, "email").profile_id
     IdentifierType.objects.filter(pk=store.pk).update(unique=True)
-    Identifier.objects.filter(type=store).update(is_unique=True)  # as a type change does
 
     again = write({"email": "ann.new@example.com", "store_card": "S-1"}, "email")
 
@@ -51,3 +51,27 @@ def test_unchanged_types_are_checked_with_one_query_and_not_loaded_again(
         again = identifier_types()
 
     assert again is first
+
+
+def test_identifiers_follow_their_types_flags_whoever_changes_the_type():
+    crm = IdentifierType.objects.create(key="crm_id", label="CRM ID", priority=6)
+    write({"email": "ann@example.com", "crm_id": "A-1"}, "email")
+
+    IdentifierType.objects.filter(pk=crm.pk).update(unique=True, single_valued=True)
+
+    assert Identifier.objects.filter(type=crm).values_list(
+        "is_unique", "is_single_valued"
+    ).get() == (True, True)
+
+
+def test_a_type_cannot_be_made_unique_while_two_active_profiles_share_a_value():
+    store = IdentifierType.objects.create(key="store_card", label="Store card", priority=6)
+    write({"email": "ann@example.com", "store_card": "S-1"}, "email")
+    write({"email": "bob@example.com", "store_card": "S-1"}, "email")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        IdentifierType.objects.filter(pk=store.pk).update(unique=True)
+
+    store.refresh_from_db()
+    assert not store.unique
+    assert not Identifier.objects.filter(type=store, is_unique=True).exists()

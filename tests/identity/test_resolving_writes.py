@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from identity.models import DuplicateCandidate, Identifier, IdentifierType, IdentityConflict
-from identity.writes import InvalidWrite
+from identity.writing.parsing import InvalidWrite
 from profiles.models import Profile
 from tests.factories import identifiers_of, write
 
@@ -277,8 +277,8 @@ def test_writes_at_the_same_moment_settle_on_the_same_value_in_any_order():
     ],
 )
 def test_an_invalid_write_names_the_field_and_writes_nothing(payload, field, message):
-    from identity.resolution import identifier_types
-    from identity.writes import parse_write
+    from identity.writing.parsing import parse_write
+    from identity.writing.resolution import identifier_types
 
     with pytest.raises(InvalidWrite) as raised:
         parse_write(payload, types=identifier_types())
@@ -302,8 +302,8 @@ def test_a_repeated_ambiguous_write_is_counted_on_one_record():
 
 
 def test_an_identifier_seen_twice_in_one_batch_keeps_its_first_and_last_sighting():
-    from identity.resolution import identifier_types, resolve_writes
-    from identity.writes import parse_write
+    from identity.writing.parsing import parse_write
+    from identity.writing.resolution import identifier_types, resolve_writes
 
     types = identifier_types()
     resolve_writes([
@@ -323,8 +323,8 @@ def test_an_identifier_seen_twice_in_one_batch_keeps_its_first_and_last_sighting
     {"email": "jane@example.com", "score": float("nan")},
 ])
 def test_values_the_database_cannot_hold_are_refused(record):
-    from identity.resolution import identifier_types
-    from identity.writes import parse_write
+    from identity.writing.parsing import parse_write
+    from identity.writing.resolution import identifier_types
 
     with pytest.raises(InvalidWrite):
         parse_write({"record": record, "matchKey": "email"}, types=identifier_types())

@@ -5,9 +5,9 @@ import re
 import pytest
 from django.utils import timezone
 
+from identity.candidates.lifecycle import dismiss_candidate
 from identity.models import DuplicateCandidate, Identifier
 from merges.models import AuditEntry, MergeJob
-from merges.services import dismiss_candidate
 from profiles.models import Profile, ProfileEvent
 from tests.factories import identifiers_of, write
 from tests.identity.conftest import candidate_of, detect

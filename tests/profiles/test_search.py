@@ -4,7 +4,7 @@ profile page (/profiles/<id>/)."""
 import pytest
 from django.utils import timezone
 
-from identity.detect import detect_all
+from identity.matching.detect import detect_all
 from identity.models import Identifier
 from profiles.models import Profile, ProfileEvent
 from tests.factories import write

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from identity.blocking_codes import refresh_blocking_codes
-from identity.detect import detect_all
+from identity.candidates.blocking_codes import refresh_blocking_codes
+from identity.candidates.lifecycle import dismiss_candidate
+from identity.matching.detect import detect_all
 from identity.models import DuplicateCandidate
-from merges.services import dismiss_candidate
 from tests.factories import write
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from identity.api.tokens import create_api_token
 from identity.models import ApiToken
-from identity.tokens import create_api_token
 
 
 class Command(BaseCommand):

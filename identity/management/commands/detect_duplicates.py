@@ -3,8 +3,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from identity.matching.runs import execute_detection_run, queue_detection_run
 from identity.models import DetectionRun
-from identity.runs import execute_detection_run, queue_detection_run
 
 
 class Command(BaseCommand):

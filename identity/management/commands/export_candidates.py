@@ -3,8 +3,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from identity.candidates.selectors import candidate_pages
 from identity.models import DuplicateCandidate
-from identity.selectors import candidate_pages
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from functools import partial
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from identity.importer import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, InvalidImport, import_csv
+from identity.writing.importer import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, InvalidImport, import_csv
 
 
 class Command(BaseCommand):

@@ -1,0 +1,77 @@
+"""API tokens: shown once when made, stored only as a SHA-256."""
+
+import hashlib
+import secrets
+
+from django.db import connection
+from django.utils import timezone
+
+from identity.models import ApiToken
+from identity.writing.cursors import prepared_cursor
+from identity.writing.resolution import TYPES_FINGERPRINT
+
+# The stored last_used_at is refreshed at most this often, not on every request.
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(*, name):
+    """Make a token named `name`; returns the token, which is not stored anywhere."""
+    token = f"mg_{secrets.token_urlsafe(32)}"
+    ApiToken.objects.create(name=name, token_hash=token_hash(token))
+    return token
+
+
+# Tokens this process has accepted, by hash. Only writes use them, and a write's batch checks
+# that its token still exists before it writes (resolution.Expected).
+_accepted = {}
+MAX_ACCEPTED = 1000
+
+
+def authenticate_token(token, *, accepted=False):
+    """The ApiToken for a presented token, or None.
+
+    Read from the database (a deleted token stops working at once), by one plain query: the ORM
+    took a fifth of an API write's CPU here. The same round trip reads the identifier types'
+    fingerprint into `types_fingerprint`.
+
+    With `accepted=True`, a token this process accepted before is taken without a query (its
+    `types_fingerprint` is then as old as that query): for writes, whose batch checks the token
+    and the types they were parsed with in the statement that takes its locks.
+    """
+    digest = token_hash(token)
+    api_token = _accepted.get(digest) if accepted else None
+    if api_token is None:
+        api_token = _read(digest)
+        if api_token is None:
+            _accepted.pop(digest, None)
+            return None
+        if len(_accepted) >= MAX_ACCEPTED:
+            _accepted.clear()
+        _accepted[digest] = api_token
+    now = timezone.now()
+    last = api_token.last_used_at
+    if last is None or (now - last).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+        api_token.last_used_at = now
+    return api_token
+
+
+def _read(digest):
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            "SELECT id, name, token_hash, created_at, last_used_at, "
+            f"({TYPES_FINGERPRINT}) FROM identity_apitoken WHERE token_hash = %s",
+            [digest],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    api_token = ApiToken.from_db(
+        connection.alias, ["id", "name", "token_hash", "created_at", "last_used_at"], row[:5]
+    )
+    api_token.types_fingerprint = row[5]
+    return api_token

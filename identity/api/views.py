@@ -1,0 +1,233 @@
+"""The HTTP API of SPEC section 10: JSON in and out, `Authorization: Bearer <token>`.
+
+Views parse, authenticate and call one service or selector. Errors are
+`{"error": {"code", "message", "field"}}`, made by `api_error` and nowhere else.
+"""
+
+import json
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from identity.api.openapi import openapi_document
+from identity.api.tokens import authenticate_token
+from identity.candidates.selectors import candidates_after
+from identity.models import DuplicateCandidate
+from identity.normalisers import InvalidValue, normalise
+from identity.profiles import profile_holding, profile_json, survivor_of
+from identity.writing import batching
+from identity.writing.parsing import InvalidWrite, body_hash, parse_write
+from identity.writing.resolution import ResolutionBusy, Stale, identifier_types, known_types
+from profiles.models import Profile
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_PAGE_SIZE = 500
+# Times a write is parsed and resolved again after its token or types were found outdated.
+STALE_ATTEMPTS = 3
+
+
+def api_error(status, code, message, field=None, **headers):
+    response = JsonResponse(
+        {"error": {"code": code, "message": message, "field": field}}, status=status
+    )
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def bearer_token(request):
+    """The token of `Authorization: Bearer <token>`, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def unauthorized():
+    return api_error(
+        401, "unauthorized", "a valid token is required: Authorization: Bearer <token>",
+        WWW_Authenticate='Bearer realm="mergeguard"',
+    )
+
+
+def api_view(*methods, accepted_tokens=False):
+    """Token authentication and allowed methods for an API view.
+
+    `accepted_tokens`: a token the process accepted before is taken without a query
+    (tokens.authenticate_token); for writes only, whose batch checks it.
+    """
+
+    def decorator(view):
+        @csrf_exempt
+        @login_not_required
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method not in methods:
+                return api_error(
+                    405, "method_not_allowed", f"use {' or '.join(methods)}",
+                    Allow=", ".join(methods),
+                )
+            token = bearer_token(request)
+            api_token = token and authenticate_token(token, accepted=accepted_tokens)
+            if not api_token:
+                return unauthorized()
+            request.api_token = api_token
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def read_json(request):
+    """The request's JSON body, or an error response."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        return None, api_error(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    raw = request.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return None, api_error(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(raw), None
+    except (ValueError, UnicodeDecodeError) as error:
+        return None, api_error(400, "invalid_json", f"the body is not valid JSON: {error}", "body")
+
+
+def group_committed(view):
+    """Announce the request's write to the process's group commit (identity/writing/batching.py)
+    as it comes in, so that a leader gathering a batch waits for it; `request.arrival` takes it."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        batched = settings.API_GROUP_COMMIT and request.META.get("wsgi.multithread", False)
+        with batching.arrival(batched=batched) as request.arrival:
+            return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@group_committed
+@api_view("POST", accepted_tokens=True)
+def upsert(request):
+    payload, error = read_json(request)
+    if error:
+        return error
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        return api_error(
+            400, "invalid", f"Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
+            "Idempotency-Key",
+        )
+    options = {"key": key, "body_hash": None if key is None else body_hash(payload)}
+    # Parsed under the types the process knows; the write's batch checks they (and the token)
+    # still hold, else (Stale) the token and types are read afresh and the write goes alone.
+    api_token, types, submit = request.api_token, known_types(), request.arrival.submit
+    for _ in range(STALE_ATTEMPTS):
+        try:
+            write, types = _parse(payload, types=types, source=api_token.name)
+        except InvalidWrite as invalid:
+            return api_error(400, invalid.code, invalid.message, invalid.field)
+        try:
+            outcome = submit(write, token=api_token, fingerprint=types.fingerprint, **options)
+            break
+        except ResolutionBusy as busy:
+            return api_error(503, "busy", str(busy), Retry_After="1")
+        except Stale:
+            api_token = authenticate_token(bearer_token(request))
+            if api_token is None:
+                return unauthorized()
+            types, submit = identifier_types(api_token.types_fingerprint), batching.resolve_alone
+    else:
+        return api_error(503, "busy", "the identifier types kept changing", Retry_After="1")
+    if outcome.refusal == "in_flight":
+        return api_error(
+            409, "in_flight", "a request with this Idempotency-Key is still running",
+            "Idempotency-Key",
+        )
+    if outcome.refusal == "other_body":
+        return api_error(
+            422, "idempotency_key_reused",
+            "this Idempotency-Key was used with another body", "Idempotency-Key",
+        )
+    return JsonResponse(outcome.body, status=outcome.status)
+
+
+def _parse(payload, *, types, source):
+    """(the write, the Types it was parsed under). A write invalid under `types` is parsed
+    again under the current types when the table changed since the process loaded `types`:
+    a type added a moment ago is known, not an error."""
+    try:
+        return parse_write(payload, types=types, source=source), types
+    except InvalidWrite:
+        current = identifier_types()
+        if current.fingerprint == types.fingerprint:
+            raise
+        return parse_write(payload, types=current, source=source), current
+
+
+@api_view("GET")
+def profile_detail(request, profile_id):
+    profile = Profile.objects.filter(pk=profile_id).first()
+    if profile is None:
+        return api_error(404, "not_found", f"there is no profile {profile_id}")
+    if profile.status == Profile.Status.MERGED:
+        survivor = survivor_of(profile)
+        response = JsonResponse(
+            {"mergedInto": survivor.pk, "location": reverse("api_profile", args=[survivor.pk])},
+            status=308,
+        )
+        response["Location"] = reverse("api_profile", args=[survivor.pk])
+        return response
+    return JsonResponse(profile_json(profile))
+
+
+@api_view("GET")
+def lookup(request):
+    key = request.GET.get("type", "")
+    raw = request.GET.get("value")
+    types = identifier_types(request.api_token.types_fingerprint)
+    if key not in types:
+        return api_error(400, "invalid", f"{key!r} is not an identifier type", "type")
+    if raw is None:
+        return api_error(400, "invalid", "value is required", "value")
+    try:
+        value = normalise(types[key].normaliser, raw)
+    except InvalidValue as invalid:
+        return api_error(400, "invalid", str(invalid), "value")
+    profile = profile_holding(types[key], value)
+    if profile is None:
+        return api_error(404, "not_found", f"no active profile holds {key} {value}")
+    return JsonResponse(profile_json(profile))
+
+
+@api_view("GET")
+def candidates(request):
+    status = request.GET.get("status") or None
+    if status and status not in DuplicateCandidate.Status.values:
+        return api_error(
+            400, "invalid", f"status is one of {', '.join(DuplicateCandidate.Status.values)}",
+            "status",
+        )
+    try:
+        after = int(request.GET.get("after", 0))
+        limit = int(request.GET.get("limit", 50))
+    except ValueError:
+        return api_error(400, "invalid", "after and limit are whole numbers", "after")
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        return api_error(400, "invalid", f"limit is 1 to {MAX_PAGE_SIZE}", "limit")
+    results = candidates_after(status=status, after=after, limit=limit)
+    next_url = None
+    if len(results) == limit:
+        query = request.GET.copy()
+        query["after"] = results[-1]["id"]
+        next_url = f"{request.path}?{query.urlencode()}"
+    return JsonResponse({"results": results, "next": next_url})
+
+
+@csrf_exempt
+@login_not_required
+def openapi(request):
+    return JsonResponse(openapi_document(), json_dumps_params={"indent": 2})

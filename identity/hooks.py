@@ -1,0 +1,42 @@
+"""What identity needs from the app above it, registered by that app when Django starts.
+
+Apps depend one way (`profiles` <- `identity` <- `merges`): identity never imports merges. Two
+things it still needs from there go through these hooks, which `merges.apps` registers in
+`ready()`:
+
+- the audit history: identity's services record what stewards do (claims, dismissals,
+  identifier edits) in their own transaction through `record_action`;
+- the merge jobs in progress: a group with a queued or running merge is blocked
+  (`merge_in_progress`), so the blocking state reads them through `jobs_in_progress`.
+
+A hook called before it is registered raises: an action that cannot be audited is refused, not
+performed silently.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+_hooks = {}
+
+
+def register(*, record_action, jobs_in_progress):
+    """Called once by the app above (merges.apps.MergesConfig.ready)."""
+    _hooks.update(record_action=record_action, jobs_in_progress=jobs_in_progress)
+
+
+def _hook(name):
+    try:
+        return _hooks[name]
+    except KeyError:
+        raise ImproperlyConfigured(f"no {name} hook registered: is merges installed?") from None
+
+
+def record_action(*, actor, action, targets, before=None, after=None):
+    """Append an audit entry in the caller's transaction (merges.audit.record)."""
+    return _hook("record_action")(
+        actor=actor, action=action, targets=targets, before=before, after=after
+    )
+
+
+def jobs_in_progress(profile_ids, *, excluding_job_id=None):
+    """Queued or running merge jobs holding any of these profiles, as blocking.JobState."""
+    return _hook("jobs_in_progress")(profile_ids, excluding_job_id=excluding_job_id)

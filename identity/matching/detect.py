@@ -1,0 +1,345 @@
+"""Finding suspected duplicates (SPEC section 4), set-based in PostgreSQL.
+
+Three kinds of edges between active profiles, each with its evidence and a score:
+
+- shared values of matchable types (current and previous), by one GROUP BY; a value held by
+  more than `junk_limit` profiles is a junk value instead and makes no edges;
+- identity collisions the writes recorded (IdentityConflict);
+- similar people: the UNION of one equi-join of ProfileFeatures per linkage key, scored by
+  per-field comparison levels in SQL, kept when the score reaches the threshold.
+
+Groups are the connected components of the edges (identity.matching.rules.group_edges). The result
+is reconciled with the stored candidates: same profiles keep their candidate (evidence
+refreshed), a dismissed group stays dismissed unless new evidence appears, groups that no longer
+exist are superseded.
+
+`detect_all` looks at every profile; `detect_for_profiles` at the component of the profiles a
+write touched, found by following edges from them, so both give the same candidates.
+"""
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from identity.candidates.lifecycle import save_detected_groups
+from identity.matching.evidence import SimilarPair, evidence_key
+from identity.matching.rules import COMPARED_FIELDS, CONFIG, FREQUENCY_COLUMNS, group_edges
+from identity.models import JunkValue
+from identity.queries import copy_out, stream
+
+DETECTION_LOCK = 0x6D67_6465_7465_6374  # "mgdetect": one reconciliation at a time
+MAX_COMPONENT = 500  # incremental detection follows edges at most this far
+# Rare values weigh more (SPEC 4): a value's weight needs the number of profiles. Counted exactly
+# below this; above it the planner's estimate (pg_class.reltuples, kept by ANALYZE) serves, so an
+# incremental run does not count a million rows for one write. Full and incremental runs use the
+# same figure.
+EXACT_POPULATION = 10_000
+
+
+def detect_all(*, config=CONFIG, progress=None):
+    """Full detection over every active profile; returns figures of the run."""
+    progress = progress or (lambda stage, percent: None)
+    progress("shared values", 5)
+    shared, junk = _shared_value_edges(config, None)
+    progress("identity collisions", 25)
+    collisions = _collision_edges(config, None)
+    progress("similar people", 35)
+    similar = _similar_people_edges(config, None)
+    progress("grouping", 75)
+    groups = group_edges([*shared, *collisions, *similar], max_size=config.max_group_size)
+    progress("saving candidates", 85)
+    with transaction.atomic():
+        _lock()
+        _replace_junk(junk, scope=None)
+        figures = save_detected_groups(groups, scope=None)
+    progress("done", 100)
+    figures.update(
+        shared_value_edges=len(shared), collision_edges=len(collisions),
+        similar_people_edges=len(similar), junk_values=len(junk),
+    )
+    return figures
+
+
+def detect_for_profiles(profile_ids, *, config=CONFIG):
+    """Incremental detection for the component around `profile_ids` (after a write)."""
+    component = set(profile_ids)
+    frontier = set(profile_ids)
+    edges = {}
+    junk = {}
+    while frontier and len(component) <= MAX_COMPONENT:
+        shared, found_junk = _shared_value_edges(config, sorted(frontier))
+        junk.update(found_junk)
+        found = [*shared, *_collision_edges(config, sorted(frontier)),
+                 *_similar_people_edges(config, sorted(frontier))]
+        for edge in found:
+            edges[_edge_key(edge)] = edge
+        reached = {p for edge in found for p in edge[:2]}
+        frontier = reached - component
+        component |= reached
+    groups = group_edges(edges.values(), max_size=config.max_group_size)
+    with transaction.atomic():
+        _lock()
+        _replace_junk(junk, scope=sorted(component))
+        return save_detected_groups(groups, scope=sorted(component))
+
+
+def _edge_key(edge):
+    return (edge[0], edge[1], *evidence_key(edge[3]))
+
+
+def _lock():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DETECTION_LOCK])
+
+
+# -- edges -----------------------------------------------------------------------------------------
+
+
+def _shared_value_edges(config, profile_ids):
+    """Edges (a, b, score, evidence) of shared matchable values, and the junk values found."""
+    restrict = ""
+    params = {"junk": config.junk_limit}
+    if profile_ids is not None:
+        restrict = """AND (i.type_id, i.value) IN (
+            SELECT type_id, value FROM identity_identifier WHERE profile_id = ANY(%(ids)s))"""
+        params["ids"] = profile_ids
+    # A profile holds a value once (identifier_once_per_profile): count(*) counts profiles.
+    # Values are grouped before the profiles table is joined, for the few shared ones only.
+    sql = f"""
+        WITH shared AS MATERIALIZED (
+            SELECT i.type_id, i.value
+            FROM identity_identifier i
+            JOIN identity_identifiertype t ON t.id = i.type_id AND t.matchable
+            WHERE true {restrict}
+            GROUP BY i.type_id, i.value
+            HAVING count(*) >= 2
+        )
+        SELECT t.id, t.key, s.value, count(*) AS holders,
+               CASE WHEN count(*) <= %(junk)s
+                    THEN array_agg(i.profile_id ORDER BY i.profile_id) END AS ids
+        FROM shared s
+        JOIN identity_identifier i ON i.type_id = s.type_id AND i.value = s.value
+        JOIN profiles_profile p ON p.id = i.profile_id AND p.status = 'active'
+        JOIN identity_identifiertype t ON t.id = s.type_id
+        GROUP BY t.id, t.key, s.value
+        HAVING count(*) >= 2
+    """
+    edges, junk = [], {}
+    weights = config.shared_value_weights
+    for type_id, key, value, holders, ids in stream(sql, params):
+        if ids is None:
+            junk[(type_id, value)] = holders
+            continue
+        score = weights.get(key, weights["default"])
+        evidence = {"rule": "shared_value", "type": key, "value": value, "profiles": ids,
+                    "score": score}
+        edges.extend((ids[0], other, score, evidence) for other in ids[1:])
+    return edges, junk
+
+
+def _collision_edges(config, profile_ids):
+    restrict = ""
+    params = {}
+    if profile_ids is not None:
+        restrict = "AND (c.profile_id = ANY(%(ids)s) OR c.held_by_id = ANY(%(ids)s))"
+        params["ids"] = profile_ids
+    sql = f"""
+        SELECT LEAST(c.profile_id, c.held_by_id), GREATEST(c.profile_id, c.held_by_id),
+               t.key, c.value, t.auto_merge
+        FROM identity_identityconflict c
+        JOIN identity_identifiertype t ON t.id = c.type_id
+        JOIN profiles_profile a ON a.id = c.profile_id AND a.status = 'active'
+        JOIN profiles_profile b ON b.id = c.held_by_id AND b.status = 'active'
+        WHERE c.kind = 'collision' {restrict}
+    """
+    score = config.collision_weight
+    return [
+        (a, b, score, {"rule": "collision", "type": key, "value": value, "profiles": [a, b],
+                       "auto_merge": auto_merge, "score": score})
+        for a, b, key, value, auto_merge in stream(sql, params)
+    ]
+
+
+def _similar_people_edges(config, profile_ids):
+    """Edges (a, b, score, SimilarPair) scored by similar_people_sql.
+
+    A full run keeps about a hundred thousand of these until the groups are saved, so each
+    holds its comparison row compactly (levels, weights and common values shared between
+    pairs) and becomes an evidence dict only when its group is saved.
+    """
+    sql, params = similar_people_sql(config, profile_ids)
+    edges = []
+    shared = {}
+    rows = (stream(sql, params) if profile_ids is not None
+            else copy_out(sql, params, SIMILAR_PEOPLE_TYPES))
+    for row in rows:
+        a, b, score = row[0], row[1], round(row[2], 2)
+        comparisons = tuple(
+            shared.setdefault(value, value)
+            for value in (round(v, 2) if isinstance(v, float) else v for v in row[3:])
+        )
+        edges.append((a, b, score, SimilarPair(a, b, score, comparisons)))
+    return edges
+
+
+def similar_people_sql(config, profile_ids):
+    """The statement finding and scoring similar people, built from the configuration.
+
+    Full runs (profile_ids None) measure blocks and name frequencies with GROUP BYs joined by
+    hash; incremental runs look the same numbers up through the blocking indexes for the few
+    rows involved. Both give the same pairs and scores.
+    """
+    params = {"max_block": config.max_block_size, "min_u": config.min_u}
+    full = profile_ids is None
+    if not full:
+        params["ids"] = profile_ids
+    side_a = ("identity_profilefeatures" if full else
+              "(SELECT * FROM identity_profilefeatures WHERE profile_id = ANY(%(ids)s))")
+    order = "a.profile_id < b.profile_id" if full else "a.profile_id <> b.profile_id"
+    pair_selects = []
+    for key in config.linkage_keys:
+        columns = key.columns
+        present = " AND ".join(f"a.{c} IS NOT NULL" for c in columns)
+        if key.swapped:
+            on = " AND ".join(f"a.{c} = b.{c}" for c in columns) + (
+                " AND a.first_name = b.last_name AND a.last_name = b.first_name"
+                " AND a.first_name <> a.last_name"
+            )
+            guard = ""
+        else:
+            on = " AND ".join(f"a.{c} = b.{c}" for c in columns)
+            if full:
+                listed = ", ".join(columns)
+                guard = f"""JOIN (SELECT {listed} FROM identity_profilefeatures
+                                  WHERE {" AND ".join(f"{c} IS NOT NULL" for c in columns)}
+                                  GROUP BY {listed}
+                                  HAVING count(*) BETWEEN 2 AND %(max_block)s) blk
+                            ON {" AND ".join(f"blk.{c} = a.{c}" for c in columns)}"""
+            else:
+                same = " AND ".join(f"f.{c} = a.{c}" for c in columns)
+                guard = f"""JOIN LATERAL (SELECT count(*) AS n FROM (
+                                SELECT 1 FROM identity_profilefeatures f WHERE {same}
+                                LIMIT %(max_block)s + 1) s) blk ON blk.n <= %(max_block)s"""
+        pair_selects.append(f"""
+            SELECT LEAST(a.profile_id, b.profile_id) AS a,
+                   GREATEST(a.profile_id, b.profile_id) AS b
+            FROM {side_a} a {guard}
+            JOIN identity_profilefeatures b ON {on} AND {order}
+            WHERE {present}""")
+    if full:
+        frequencies = "".join(f"""
+            LEFT JOIN (SELECT {column}, count(*)::float AS n FROM identity_profilefeatures
+                       GROUP BY {column}) {field}_freq ON {field}_freq.{column} = fa.{column}"""
+            for field, column in FREQUENCY_COLUMNS.items())
+    else:
+        frequencies = "".join(f"""
+            CROSS JOIN LATERAL (SELECT count(*)::float AS n FROM identity_profilefeatures x
+                                WHERE x.{column} = fa.{column}) {field}_freq"""
+            for field, column in FREQUENCY_COLUMNS.items())
+    comparisons = [_comparison(name, config) for name in COMPARED_FIELDS]
+    score = " + ".join(weight for _, weight in comparisons)
+    columns = ", ".join(
+        f"{level}, {weight}, fa.{name}, fb.{name}"
+        for name, (level, weight) in zip(COMPARED_FIELDS, comparisons, strict=True)
+    )
+    sql = f"""
+        WITH population AS (
+            SELECT GREATEST(CASE WHEN counted.n < {EXACT_POPULATION} THEN counted.n
+                                 ELSE GREATEST(c.reltuples, counted.n) END, 1)::float AS n
+            FROM (SELECT count(*) AS n FROM (SELECT FROM identity_profilefeatures
+                                             LIMIT {EXACT_POPULATION}) rows) counted,
+                 pg_class c
+            WHERE c.oid = 'identity_profilefeatures'::regclass
+        ),
+        pairs AS ({" UNION ".join(pair_selects)})
+        SELECT * FROM (
+            SELECT p.a, p.b, {score} AS score, {columns}
+            FROM pairs p
+            JOIN identity_profilefeatures fa ON fa.profile_id = p.a
+            JOIN identity_profilefeatures fb ON fb.profile_id = p.b
+            CROSS JOIN population
+            CROSS JOIN LATERAL (
+                SELECT fa.first_name = fb.last_name AND fa.last_name = fb.first_name
+                       AND fa.first_name <> fa.last_name AS swapped
+            ) sw
+            {frequencies}
+        ) scored
+        WHERE score >= {config.threshold}
+    """
+    return sql, params
+
+
+def _frequency_agree(name, weights):
+    """log2(m/u) with u the value's own frequency among profiles (float math: numeric log is
+    slow per pair)."""
+    return (f"(ln({weights.m}::float8 / GREATEST({name}_freq.n / population.n, %(min_u)s))"
+            f" / ln(2.0))")
+
+
+def _comparison(name, config):
+    """(level SQL, weight SQL) of one field for a pair fa, fb, from the configuration."""
+    weights = getattr(config, name)
+    a, b = f"fa.{name}", f"fb.{name}"
+    close_name = (f"levenshtein({a}, {b}) <= "
+                  f"CASE WHEN least(length({a}), length({b})) >= 5 THEN 2 ELSE 1 END")
+    cases = [(f"{a} IS NULL OR {b} IS NULL", "missing", "0")]
+    agree = (_frequency_agree(name, weights) if name in FREQUENCY_COLUMNS
+             else str(weights.agree))
+    if name == "first_name":
+        cases += [
+            ("sw.swapped", "swapped", f"{agree} - {config.swapped_penalty}"),
+            (f"{a} = {b}", "exact", agree),
+            ("fa.first_canon = fb.first_canon", "nickname", str(weights.nickname)),
+            (close_name, "close", str(weights.close)),
+        ]
+    elif name == "last_name":
+        cases += [
+            ("sw.swapped", "swapped", f"{agree} - {config.swapped_penalty}"),
+            (f"{a} = {b}", "exact", agree),
+            (close_name, "close", str(weights.close)),
+        ]
+    elif name == "date_of_birth":
+        da, db = f"to_char({a}, 'YYYYMMDD')", f"to_char({b}, 'YYYYMMDD')"
+        # One digit wrong, two neighbouring digits swapped, or day and month swapped.
+        typo = (f"levenshtein({da}, {db}) = 1 OR to_char({a}, 'YYYYDDMM') = {db} "
+                f"OR EXISTS (SELECT 1 FROM generate_series(1, 7) i "
+                f"WHERE overlay({db} PLACING reverse(substr({db}, i, 2)) FROM i FOR 2) = {da})")
+        cases += [(f"{a} = {b}", "exact", agree), (typo, "close", str(weights.close))]
+    elif name == "street":
+        cases += [
+            (f"{a} = {b}", "exact", agree),
+            (f"levenshtein({a}, {b}) <= 2", "close", str(weights.close)),
+        ]
+    elif name == "city":
+        # The postcode already says the city: counting both would count the address twice.
+        cases += [
+            ("fa.postcode IS NOT NULL AND fb.postcode IS NOT NULL", "by postcode", "0"),
+            (f"{a} = {b}", "exact", agree),
+        ]
+    else:
+        cases += [(f"{a} = {b}", "exact", agree)]
+    level = "CASE " + " ".join(f"WHEN {c} THEN '{lv}'" for c, lv, _ in cases) + " ELSE 'far' END"
+    weight = ("(CASE " + " ".join(f"WHEN {c} THEN {w}" for c, _, w in cases)
+              + f" ELSE {weights.disagree} END)::float")
+    return level, weight
+
+
+# The column types of similar_people_sql's rows: the pair, its score, then each compared field's
+# level, weight and two values.
+SIMILAR_PEOPLE_TYPES = ["int8", "int8", "float8"] + [
+    t for name in COMPARED_FIELDS
+    for t in ("text", "float8", *(["date"] * 2 if name == "date_of_birth" else ["text"] * 2))
+]
+
+
+# -- saving -------------------------------------------------------------------------------------
+
+
+def _replace_junk(junk, *, scope):
+    now = timezone.now()
+    if scope is None:
+        JunkValue.objects.all().delete()
+    JunkValue.objects.bulk_create(
+        [JunkValue(type_id=t, value=v, profiles=n, updated_at=now) for (t, v), n in junk.items()],
+        update_conflicts=True, unique_fields=["type", "value"],
+        update_fields=["profiles", "updated_at"],
+    )

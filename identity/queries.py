@@ -1,0 +1,42 @@
+"""Reading big results set-based: rows streamed in constant memory, with settings for heavy
+statements. Detection and the candidate lifecycle read through these."""
+
+from django.db import connection, transaction
+
+FETCH_SIZE = 10_000
+
+
+def stream(sql, params):
+    """Rows of a query through a server-side cursor: memory stays flat whatever the count."""
+    with transaction.atomic():
+        with connection.cursor() as settings:
+            # Plan for every row, not the first tenth (a named cursor's default).
+            settings.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+            heavy_query_settings(settings)
+        with connection.connection.cursor(name="stream") as cursor:
+            cursor.itersize = FETCH_SIZE
+            cursor.execute(sql, params)
+            yield from cursor
+
+
+def heavy_query_settings(cursor):
+    """For the rest of the transaction: no JIT, and sorts and hashes in memory."""
+    cursor.execute("SET LOCAL jit = off")
+    cursor.execute("SET LOCAL work_mem = '64MB'")
+
+
+def copy_out(sql, params, types):
+    """Rows of a query through COPY TO STDOUT: streamed like stream, and unlike a cursor the
+    query may run on parallel workers (a full run's similar-people statement is the heavy one).
+    """
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            heavy_query_settings(cursor)
+            with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
+                copy.set_types(types)
+                yield from copy.rows()
+
+
+def chunks(rows, size):
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]

@@ -1,0 +1,375 @@
+"""Importing profiles from a CSV file (SPEC section 11): each row is a write (section 3).
+
+The file is streamed: rows are read, validated by `parse_write` and resolved by `resolve_writes`
+a batch at a time, so memory stays flat whatever the file's size and each batch is one
+transaction. A thread reads and validates the next batch while PostgreSQL works on the current
+one. A row that cannot be imported goes to the reject file with its row number and
+reason; the other rows are kept. The header is checked before anything is imported.
+"""
+
+import codecs
+import csv
+import queue
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from identity.writing.parsing import ATTRIBUTE_NAME_RE, MAX_SOURCE_LENGTH, InvalidWrite, parse_write
+from identity.writing.resolution import ResolutionBusy, identifier_types, resolve_writes
+
+DEFAULT_BATCH_SIZE = 1000
+# A batch holds an advisory lock per identifier value until it commits, in PostgreSQL's shared
+# lock table (max_locks_per_transaction x max_connections: 64 x 200 = 12,800 slots here): larger
+# batches would starve concurrent writers or fail with "out of shared memory".
+MAX_BATCH_SIZE = 2000
+
+
+class InvalidImport(Exception):
+    """The file or the options cannot be imported at all; nothing was imported."""
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What the file's columns are: identifier types and attributes by name, and the options."""
+
+    names: tuple
+    match_key: str
+    observed_at: str | None
+    access_contacts: tuple
+
+
+@dataclass
+class ImportSummary:
+    rows: int = 0  # data rows read, rejected ones included, blank ones not
+    created: int = 0
+    matched: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    blank: int = 0
+    reject_path: Path | None = None  # None when no row was rejected (no reject file is left)
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self):
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def read_columns(header, *, types, match_key, observed_at_column=None, access_contacts=()):
+    """The file's `Columns`, or InvalidImport saying what is wrong with the header or options."""
+    names = tuple(name.strip() for name in header)
+    if not any(names):
+        raise InvalidImport("the file is empty: its first row must name the columns")
+    for index, name in enumerate(names, start=1):
+        if not name:
+            raise InvalidImport(f"column {index} of the header has no name")
+        if names.index(name) != index - 1:
+            raise InvalidImport(f"column {name!r} appears more than once in the header")
+    listed = f"the file's columns are: {', '.join(names)}"
+
+    if match_key not in types:
+        raise InvalidImport(
+            f"--match-key {match_key!r} is not an identifier type (types: {', '.join(types)})"
+        )
+    if not types[match_key].unique:
+        unique = ", ".join(key for key, type_ in types.items() if type_.unique)
+        raise InvalidImport(
+            f"--match-key {match_key!r} is not a unique identifier type (unique types: {unique})"
+        )
+    if match_key not in names:
+        raise InvalidImport(f"--match-key {match_key!r}: the file has no such column; {listed}")
+
+    if observed_at_column is not None:
+        if observed_at_column not in names:
+            raise InvalidImport(
+                f"--observed-at-column {observed_at_column!r}: the file has no such column; "
+                f"{listed}"
+            )
+        if observed_at_column in types:
+            raise InvalidImport(
+                f"--observed-at-column {observed_at_column!r} is an identifier column, not a time"
+            )
+
+    for key in access_contacts:
+        if key not in types:
+            raise InvalidImport(f"--access-contacts {key!r} is not an identifier type")
+        if not types[key].can_grant_access:
+            raise InvalidImport(f"--access-contacts {key!r}: {key} identifiers cannot grant access")
+        if key not in names:
+            raise InvalidImport(f"--access-contacts {key!r}: the file has no such column; {listed}")
+
+    keys = {key.lower(): key for key in types}
+    for name in names:
+        if name in types or name == observed_at_column:
+            continue
+        if name.lower() in keys:
+            raise InvalidImport(
+                f"column {name!r} is not identifier type {keys[name.lower()]!r}: names are "
+                "matched exactly; rename the column to import it as identifiers"
+            )
+        if not ATTRIBUTE_NAME_RE.match(name):
+            raise InvalidImport(
+                f"column {name!r} is neither an identifier type nor a valid attribute name "
+                "(letters, digits and underscores, at most 64)"
+            )
+    return Columns(
+        names=names,
+        match_key=match_key,
+        observed_at=observed_at_column,
+        access_contacts=tuple(dict.fromkeys(access_contacts)),
+    )
+
+
+def row_payload(columns, cells):
+    """The write (API body shape) of one row; empty cells are not given, not null."""
+    record = {}
+    observed_at = None
+    for name, cell in zip(columns.names, cells, strict=True):
+        if not cell.strip():
+            continue
+        if "\x00" in cell:
+            raise InvalidWrite(f"record.{name}", "the value contains a NUL character")
+        if name == columns.observed_at:
+            observed_at = cell
+        else:
+            record[name] = cell
+    return {
+        "record": record,
+        "matchKey": columns.match_key,
+        "observedAt": observed_at,
+        "accessContacts": [key for key in columns.access_contacts if key in record],
+    }
+
+
+def rejected_column(error, columns):
+    """The column an InvalidWrite is about, named as in the file ("" for the whole row)."""
+    if error.field.startswith("record."):
+        return error.field.removeprefix("record.")
+    return {"matchKey": columns.match_key, "observedAt": columns.observed_at}.get(error.field, "")
+
+
+class CsvRows:
+    """The records of a UTF-8 CSV file (BOM allowed), read a line at a time.
+
+    Yields (row number as a spreadsheet shows it, header 1; cells; problem), where problem says
+    why the record could not be read, else None. `bytes_read` is how far into the file it is.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.bytes_read = 0
+        self._undecodable = False
+
+    def _lines(self):
+        for index, line in enumerate(self.stream):
+            self.bytes_read += len(line)
+            if index == 0 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8):]
+            try:
+                yield line.decode("utf-8")
+            except UnicodeDecodeError:
+                self._undecodable = True
+                yield line.decode("utf-8", "backslashreplace")
+
+    def __iter__(self):
+        reader = csv.reader(self._lines())
+        number = 0
+        while True:
+            number += 1
+            try:
+                cells = next(reader)
+                problem = "the row is not valid UTF-8" if self._undecodable else None
+            except StopIteration:
+                return
+            except csv.Error as error:
+                cells, problem = [], f"the row is not valid CSV: {error}"
+            self._undecodable = False
+            yield number, cells, problem
+
+
+def import_csv(
+    path,
+    *,
+    match_key,
+    observed_at_column=None,
+    access_contacts=(),
+    source=None,
+    batch_size=DEFAULT_BATCH_SIZE,
+    reject_path=None,
+    progress=None,
+):
+    """Import the CSV file at `path`; returns an ImportSummary.
+
+    `progress`, if given, is called as `progress(total=<file size in bytes>)` once the header is
+    accepted and returns a tqdm-like bar, advanced by bytes read. Raises InvalidImport, before
+    anything is written, when the file or the options cannot be imported.
+    """
+    path = Path(path)
+    reject_path = Path(reject_path) if reject_path else path.with_name(f"{path.name}.rejects.csv")
+    source = path.name if source is None else source
+    if len(source) > MAX_SOURCE_LENGTH:
+        raise InvalidImport(f"--source is at most {MAX_SOURCE_LENGTH} characters")
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise InvalidImport(f"--batch-size must be between 1 and {MAX_BATCH_SIZE:,}")
+    if reject_path.resolve() == path.resolve():
+        raise InvalidImport("the reject file cannot be the file being imported")
+    try:
+        stream = path.open("rb")
+    except OSError as error:
+        raise InvalidImport(f"{path}: {error.strerror}") from None
+    with stream:
+        rows = CsvRows(stream)
+        records = iter(rows)
+        _, header, problem = next(records, (1, [], None))
+        if problem:
+            raise InvalidImport(f"the header row cannot be read: {problem}")
+        types = identifier_types()
+        columns = read_columns(
+            header, types=types, match_key=match_key, observed_at_column=observed_at_column,
+            access_contacts=access_contacts,
+        )
+        try:
+            rejects = reject_path.open("w", newline="", encoding="utf-8")
+        except OSError as error:
+            raise InvalidImport(
+                f"cannot write the reject file {reject_path}: {error.strerror}"
+            ) from None
+        bar = progress(total=path.stat().st_size) if progress else None
+        with rejects, nullcontext() if bar is None else bar:
+            run = _Run(columns, types, source, csv.writer(rejects), bar, rows)
+            run.rejects.writerow(["row", "field", "reason", *header])
+            run.import_rows(records, batch_size)
+    if run.summary.rejected:
+        run.summary.reject_path = reject_path
+    elif reject_path.is_file():  # not, say, /dev/null
+        reject_path.unlink()
+    return run.summary
+
+
+class _Run:
+    """One import's loop: validate rows, resolve them a batch at a time, count and reject."""
+
+    def __init__(self, columns, types, source, rejects, bar, rows):
+        self.columns = columns
+        self.types = types
+        self.source = source
+        self.rejects = rejects
+        self.bar = bar
+        self.rows = rows
+        self.summary = ImportSummary()
+
+    def import_rows(self, records, batch_size):
+        started = time.perf_counter()
+        for chunk in _read_ahead(self.read_chunks(records, batch_size)):
+            self.summary.rows += chunk.rows
+            self.summary.blank += chunk.blank
+            for number, column, reason, cells in chunk.rejects:
+                self.reject(number, column, reason, cells)
+            if chunk.batch:
+                self.resolve(chunk.batch, chunk.bytes_read)
+        self.summary.seconds = time.perf_counter() - started
+
+    def read_chunks(self, records, batch_size):
+        """The rows as _Chunks of up to `batch_size` valid writes; no database work here."""
+        width = len(self.columns.names)
+        chunk = _Chunk()
+        for number, cells, problem in records:
+            if problem is None and not any(cell.strip() for cell in cells):
+                chunk.blank += 1
+                continue
+            chunk.rows += 1
+            if problem is None and len(cells) != width:
+                problem = f"the row has {len(cells)} columns, the header has {width}"
+            if problem is not None:
+                chunk.rejects.append((number, "", problem, cells))
+                continue
+            try:
+                payload = row_payload(self.columns, cells)
+                write = parse_write(payload, types=self.types, source=self.source)
+            except InvalidWrite as error:
+                chunk.rejects.append(
+                    (number, rejected_column(error, self.columns), error.message, cells)
+                )
+                continue
+            chunk.batch.append((number, cells, write))
+            if len(chunk.batch) >= batch_size:
+                chunk.bytes_read = self.rows.bytes_read
+                yield chunk
+                chunk = _Chunk()
+        chunk.bytes_read = self.rows.bytes_read
+        yield chunk
+
+    def resolve(self, batch, bytes_read):
+        try:
+            resolutions = resolve_writes([write for _, _, write in batch])
+        except ResolutionBusy:
+            # One row meeting concurrent changes should not cost the others: go row by row.
+            resolutions = []
+            for number, cells, write in batch:
+                try:
+                    resolutions.extend(resolve_writes([write]))
+                except ResolutionBusy as error:
+                    self.reject(number, "", str(error), cells)
+        for resolution in resolutions:
+            if resolution.created:
+                self.summary.created += 1
+            else:
+                self.summary.matched += 1
+            self.summary.conflicts += len(resolution.conflicts)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{self.summary.rows:,} rows", refresh=False)
+            self.bar.update(bytes_read - self.bar.n)
+
+    def reject(self, number, column, reason, cells):
+        self.summary.rejected += 1
+        self.rejects.writerow([number, column, reason, *cells])
+
+
+@dataclass
+class _Chunk:
+    batch: list = field(default_factory=list)  # (row number, cells, Write)
+    rejects: list = field(default_factory=list)  # (row number, column, reason, cells)
+    rows: int = 0
+    blank: int = 0
+    bytes_read: int = 0
+
+
+def _read_ahead(chunks, depth=2):
+    """Iterate `chunks` while a thread makes the next ones (at most `depth` ahead).
+
+    Validation is Python and resolving mostly waiting for PostgreSQL, so the two overlap.
+    An exception in the thread is raised here; stopping early stops the thread.
+    """
+    ready = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def hand_over(item):
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make():
+        try:
+            for chunk in chunks:
+                if not hand_over(chunk):
+                    return
+            hand_over(done)
+        except BaseException as error:  # raised again in the consuming thread
+            hand_over(error)
+
+    thread = threading.Thread(target=make, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
