@@ -185,6 +185,12 @@ class ApiToken(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     token_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="api_tokens",
+        help_text="The user the token acts for, with exactly that user's permissions. Without "
+                  "one (an integration token) it may write, look up and read, and nothing else.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
 

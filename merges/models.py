@@ -35,8 +35,21 @@ class MergeJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    survivor_rule = models.CharField(
+        max_length=100, blank=True, help_text="Why this survivor: the rule, or the steward's choice."
+    )
+    summary = models.JSONField(
+        default=dict, blank=True, help_text="What the merge moved, in numbers (no personal data)."
+    )
+    # The merge feed's order: given under a lock as the merge commits, so a consumer reading
+    # after a position never misses one committed later with a smaller one.
+    feed_position = models.BigIntegerField(null=True, blank=True, unique=True)
 
     class Meta:
+        indexes = [
+            # The /merges/ list, newest first, paged by id.
+            models.Index(fields=["status", "-id"], name="mergejob_status_recent"),
+        ]
         permissions = [
             ("override_blocking_reason", "Can merge a blocked group, acknowledging each reason"),
         ]
