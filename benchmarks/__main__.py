@@ -11,7 +11,8 @@ import sys
 
 import django
 
-BENCHMARKS = ["upsert_api", "import_csv", "detection", "queue"]
+BENCHMARKS = ["upsert_api", "import_csv", "detection", "queue", "type_preview", "merges",
+              "audit"]
 
 
 def main():

@@ -1,10 +1,10 @@
 """Upsert API under load (SPEC 12): 8 clients, >= 1,000 writes/s, p95 < 50 ms, 0 duplicates.
 
-The benchmark runs against its own database and its own gunicorn, never the project's data:
+The benchmark runs against its own database and its own server, never the project's data:
 
 1. creates the database `mergeguard_bench_api_<pid>` on the server of DATABASE_URL, migrates it and
    makes an API token;
-2. for each gunicorn set-up of SERVERS, a short trial run (skipped when only one is chosen, see
+2. for each server set-up of SERVERS, a short trial run (skipped when only one is chosen, see
    BENCH_SERVER below); the fastest one serves the measured run;
 3. the measured run: 8 client processes, each with a persistent HTTP connection (re-opened when
    the server closes it, as sync workers do after every response), send `--rows` writes in all.
@@ -15,10 +15,10 @@ The benchmark runs against its own database and its own gunicorn, never the proj
    spelling of the email and its own subset of identifiers: the race of SPEC 3.5;
 4. prints throughput, client-side latency, the status codes and, from SQL in the bench database,
    the people (by identifier) spread over more than one active profile ("duplicates");
-5. stops gunicorn and drops the database, also on error.
+5. stops the server and drops the database, also on error.
 
 Writes queue duplicate detection after commit (DETECT_ON_WRITE): the profiles they touched go to
-a Redis set, and a drain task is queued when none is waiting. The benchmark's gunicorn queues
+a Redis set, and a drain task is queued when none is waiting. The benchmark's server queues
 them in an empty Redis database of REDIS_URL's server, where no worker takes them (a worker of
 the project's own database would look for the bench's profile ids there); tasks and profiles
 are counted and removed at the end. Detection itself is not part of this measurement.
@@ -64,25 +64,26 @@ BIN = Path(sys.executable).parent
 TARGET_WRITES_PER_S = 1_000
 TARGET_P95_MS = 50
 
-# Gunicorn set-ups to try on a 2-core machine: name -> arguments. Threaded workers share
-# transactions between the concurrent writes of a process (group commit, identity/batching.py;
-# API_GROUP_COMMIT=false turns it off); sync workers resolve each write alone and close the
-# connection after every response. Stock gthread hands every keep-alive connection back to its
-# main thread between requests, and keeps none alive when --worker-connections equals
-# --threads; config.workers.KeepAliveThreadWorker keeps it on its thread.
-KEEP_ALIVE_WORKER = ["--worker-class", "config.workers.KeepAliveThreadWorker", "--keep-alive", "30"]
+# Stock server set-ups to try on a 2-core machine, each configured as its documentation says:
+# name -> (program, arguments), "{port}" replaced by a free port. Threaded servers share
+# transactions between the concurrent writes of a process (group commit,
+# identity/writing/batching.py; API_GROUP_COMMIT=false turns it off); sync workers resolve each
+# write alone and close the connection after every response. Granian is README's production
+# command (Production serving). Gunicorn's gthread keeps at most --worker-connections minus
+# --threads connections alive between requests, so --worker-connections leaves room for all 8
+# clients.
+GRANIAN = ["--interface", "wsgi", "--host", "127.0.0.1", "--port", "{port}", "--backlog", "2048",
+           "--log-level", "warning"]
+GUNICORN = ["config.wsgi", "--bind", "127.0.0.1:{port}", "--backlog", "2048",
+            "--log-level", "warning"]
 SERVERS = {
-    "sync-4": ["--worker-class", "sync", "--workers", "4"],
-    "gthread-2x4": ["--worker-class", "gthread", "--workers", "2", "--threads", "4",
-                    "--keep-alive", "30"],
-    "keep-1x8": [*KEEP_ALIVE_WORKER, "--workers", "1", "--threads", "8",
-                 "--worker-connections", "8"],
-    "keep-4x2": [*KEEP_ALIVE_WORKER, "--workers", "4", "--threads", "2",
-                 "--worker-connections", "2"],
-    # At most 4 connections a worker: the 8 clients' connections spread 4 and 4, instead of
-    # most landing on whichever worker accepted first.
-    "keep-2x4": [*KEEP_ALIVE_WORKER, "--workers", "2", "--threads", "4",
-                 "--worker-connections", "4"],
+    "granian-2x4": ("granian", [*GRANIAN, "--workers", "2", "--blocking-threads", "4",
+                                "--respawn-failed-workers", "--workers-kill-timeout", "30",
+                                "config.wsgi:application"]),
+    "gthread-2x4": ("gunicorn", [*GUNICORN, "--worker-class", "gthread", "--workers", "2",
+                                 "--threads", "4", "--worker-connections", "12",
+                                 "--keep-alive", "30"]),
+    "sync-4": ("gunicorn", [*GUNICORN, "--worker-class", "sync", "--workers", "4"]),
 }
 
 # Every FRESH_EVERY-th write of a client is for a brand-new person, sent by a pair of clients.
@@ -193,16 +194,15 @@ def _free_port():
 
 
 class _Server:
-    """A gunicorn serving config.wsgi on a free port, started and stopped by its pid."""
+    """A server of SERVERS serving config.wsgi on a free port, started and stopped by its pid."""
 
     def __init__(self, name, env, logdir):
         self.name = name
         self.port = _free_port()
-        self.log = Path(logdir) / f"gunicorn-{name}.log"
-        command = [
-            str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
-            "--backlog", "2048", "--log-level", "warning", *SERVERS[name],
-        ]
+        self.log = Path(logdir) / f"server-{name}.log"
+        program, arguments = SERVERS[name]
+        command = [str(BIN / program),
+                   *(argument.replace("{port}", str(self.port)) for argument in arguments)]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 command, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -230,7 +230,7 @@ class _Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 conn.request("GET", "/api/v1/profiles/lookup?type=email&value=a@b.example")
@@ -238,13 +238,13 @@ class _Server:
                 conn.close()
                 if status in (401, 404):
                     return
-                raise RuntimeError(f"gunicorn answers {status}:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.name} answers {status}:\n{self.log.read_text()[-3000:]}")
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer in {timeout} s")
+        raise RuntimeError(f"{self.name} did not answer in {timeout} s")
 
     def stop(self):
-        """Stop gunicorn; returns the pids its workers had."""
+        """Stop the server; returns the pids its workers had."""
         if self.proc.poll() is None:
             self._note_workers()
             self.proc.send_signal(signal.SIGTERM)
@@ -260,7 +260,7 @@ class _Broker:
     """An empty Redis database for the Celery tasks the bench's writes queue."""
 
     QUEUE = "celery"
-    # The messages published by the given gunicorn workers (Celery's "origin" header is
+    # The messages published by the given server workers (Celery's "origin" header is
     # "gen<pid>@<host>"): ARGV[1] "count" counts them, "remove" removes them, keeping anything
     # else in order. Returns how many.
     SCRIPT = """
@@ -637,7 +637,7 @@ def _check_database(bench_url, people):
 
 
 class _CpuMeter:
-    """CPU time of the machine, of gunicorn (master and workers) and of the PostgreSQL backends
+    """CPU time of the machine, of the server (master and workers) and of the PostgreSQL backends
     serving `database` (known by their process title; the server's own background processes
     are left out).
 
@@ -666,7 +666,7 @@ class _CpuMeter:
         self._sample()
         machine = self._machine()
         busy, total = (machine[i] - self.machine_start[i] for i in (0, 1))
-        seconds = dict.fromkeys(("gunicorn", "postgres"), 0.0)
+        seconds = dict.fromkeys(("server", "postgres"), 0.0)
         for pid, (kind, ticks) in self.last.items():
             seconds[kind] += (ticks - self.first.get(pid, (kind, 0))[1]) / self.hz
         return {"machine_busy": busy / max(1, total), **seconds}
@@ -701,7 +701,7 @@ class _CpuMeter:
             rest = stat[stat.rindex(")") + 2:].split()
             pid, ppid, ticks = int(entry), int(rest[1]), int(rest[11]) + int(rest[12])
             if self.server_pid in (pid, ppid):
-                kind = "gunicorn"
+                kind = "server"
             elif comm == "postgres" and self._is_backend(entry):
                 kind = "postgres"
             else:
@@ -716,7 +716,8 @@ def _report(server, rows, pool_size, r, check):
         return "ok" if ok else "MISSED"
 
     statuses = ", ".join(f"{status}: {n:,}" for status, n in sorted(r["statuses"].items(), key=str))
-    print(f"server              gunicorn {server} ({' '.join(SERVERS[server])})")
+    program, arguments = SERVERS[server]
+    print(f"server              {server} ({program} {' '.join(arguments)})")
     print(f"clients             {CLIENTS} processes, persistent HTTP/1.1 connections")
     print(f"people              pool of {pool_size:,} (random picks), plus {r['races']:,} new "
           f"people each sent by 2 clients at once ({r['overlapping']:,} pairs in flight together)")
@@ -747,11 +748,11 @@ def _report(server, rows, pool_size, r, check):
     print(f"reconnects          {r['counters']['reconnects']:,} (stale keep-alive connections)")
     cpu, wall, cores = r["cpu"], r["wall"], os.cpu_count()
     busy = cpu["machine_busy"] * cores * wall
-    other = busy - cpu["gunicorn"] - cpu["postgres"] - r["client_cpu"]
-    print(f"cpu (cores busy)    machine {busy / wall:.2f} of {cores}: gunicorn "
-          f"{cpu['gunicorn'] / wall:.2f}, postgres {cpu['postgres'] / wall:.2f}, clients "
+    other = busy - cpu["server"] - cpu["postgres"] - r["client_cpu"]
+    print(f"cpu (cores busy)    machine {busy / wall:.2f} of {cores}: server "
+          f"{cpu['server'] / wall:.2f}, postgres {cpu['postgres'] / wall:.2f}, clients "
           f"{r['client_cpu'] / wall:.2f}, other {other / wall:.2f} (other work on the machine "
           f"slows the figures)")
-    print(f"cpu per write       gunicorn {cpu['gunicorn'] / r['writes'] * 1e3:.2f} ms, postgres "
+    print(f"cpu per write       server {cpu['server'] / r['writes'] * 1e3:.2f} ms, postgres "
           f"{cpu['postgres'] / r['writes'] * 1e3:.2f} ms, clients "
           f"{r['client_cpu'] / r['writes'] * 1e3:.2f} ms", flush=True)

@@ -1,4 +1,5 @@
-"""/healthz: whether the database, Redis and at least one Celery worker answer."""
+"""/healthz: whether the database, Redis and at least one Celery worker answer, and when the
+audit chain was last checked and last passed (the daily beat task, verify_audit)."""
 
 import redis
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.celery import app as celery_app
+from merges.models import AuditVerification
 
 TIMEOUT = 1.0
 
@@ -50,7 +52,21 @@ def healthz(request):
     # Workers are reached through Redis: without it they cannot answer.
     checks["celery"] = checks["redis"] and worker_answers()
     healthy = all(checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
-        status=200 if healthy else 503,
-    )
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    if checks["database"]:
+        body["audit"] = audit_chain()
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def audit_chain():
+    """The latest check of the audit chain and the latest that passed. A broken chain is an
+    alarm for people, not an outage: it does not turn the answer into a 503."""
+    latest = AuditVerification.objects.order_by("-id").first()
+    passed = (AuditVerification.objects.filter(passed=True).order_by("-finished_at")
+              .values_list("finished_at", flat=True).first())
+    return {
+        "lastChecked": latest.finished_at.isoformat() if latest else None,
+        "lastResult": ("ok" if latest.passed else "broken") if latest else None,
+        "lastPassed": passed.isoformat() if passed else None,
+        **({"brokenEntry": latest.broken_entry} if latest and not latest.passed else {}),
+    }

@@ -5,6 +5,7 @@ cookies are secure unless DEBUG is on. `make demo` and `make test` supply what t
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -63,6 +64,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_filters",
     "django_htmx",
+    "pgtrigger",
+    "axes",
     "profiles",
     "identity",
     "merges",
@@ -71,6 +74,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.NoStoreMiddleware",
     "django.middleware.common.CommonMiddleware",
     # /api/ requests stop here: they go to their view without the pages' middleware below.
     "identity.api.middleware.ApiMiddleware",
@@ -81,7 +85,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: refuses a login locked out after repeated failures.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one user name
+# from one address, logins from there are refused for LOGIN_LOCKOUT_MINUTES; a success resets
+# the count. An admin unlocks early by deleting the access attempts in the admin (or
+# `manage.py axes_reset_username NAME`).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -150,6 +171,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "identity.tasks.detect_pending_profiles",
         "schedule": 60.0,
     },
+    # Merge jobs whose message was lost (the broker was down when they were requested, or
+    # their worker died) are handed to a worker again; a job runs once however often it is.
+    "resume-merges": {
+        "task": "merges.tasks.resume_merges",
+        "schedule": 60.0,
+    },
+    # The whole audit chain, checked daily; /healthz shows when it last passed.
+    "verify-audit-chain": {
+        "task": "merges.audit.verify_audit_chain",
+        "schedule": 86400.0,
+    },
 }
 
 DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
@@ -162,6 +194,17 @@ if IDEMPOTENCY_KEY_HOURS < 24:
 # Concurrent API writes of one threaded server process share a transaction
 # (identity/writing/batching.py).
 API_GROUP_COMMIT = env_bool("API_GROUP_COMMIT", True)
+# Merges (SPEC 6): the largest group one job merges; each succeeded merge is POSTed to the
+# webhook URL, when set, signed with HMAC-SHA256 of the secret.
+MERGE_MAX_GROUP = env_int("MERGE_MAX_GROUP", 50)
+# Writes linking profiles through an auto_merge type (anonymous_id) queue their merge (SPEC 3).
+AUTOMATIC_MERGES = env_bool("AUTOMATIC_MERGES", True)
+if MERGE_MAX_GROUP < 2:
+    raise ImproperlyConfigured("MERGE_MAX_GROUP must be at least 2")
+MERGE_WEBHOOK_URL = os.environ.get("MERGE_WEBHOOK_URL", "")
+MERGE_WEBHOOK_SECRET = os.environ.get("MERGE_WEBHOOK_SECRET", "")
+if MERGE_WEBHOOK_URL and not MERGE_WEBHOOK_SECRET:
+    raise ImproperlyConfigured("MERGE_WEBHOOK_URL needs MERGE_WEBHOOK_SECRET to sign its posts")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -207,6 +250,10 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env_bool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
+# A session ends after SESSION_IDLE_MINUTES without a request (each request extends it).
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -216,4 +263,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # django-axes says a line at INFO for every login; lock-outs are its warnings.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

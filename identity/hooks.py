@@ -7,7 +7,9 @@ things it still needs from there go through these hooks, which `merges.apps` reg
 - the audit history: identity's services record what stewards do (claims, dismissals,
   identifier edits) in their own transaction through `record_action`;
 - the merge jobs in progress: a group with a queued or running merge is blocked
-  (`merge_in_progress`), so the blocking state reads them through `jobs_in_progress`.
+  (`merge_in_progress`), so the blocking state reads them through `jobs_in_progress`;
+- automatic merges: a write that links two profiles through an `auto_merge` type hands them to
+  `profiles_linked` when it commits (SPEC 3), and merges decides whether anything blocks.
 
 A hook called before it is registered raises: an action that cannot be audited is refused, not
 performed silently.
@@ -18,9 +20,10 @@ from django.core.exceptions import ImproperlyConfigured
 _hooks = {}
 
 
-def register(*, record_action, jobs_in_progress):
+def register(*, record_action, jobs_in_progress, profiles_linked):
     """Called once by the app above (merges.apps.MergesConfig.ready)."""
-    _hooks.update(record_action=record_action, jobs_in_progress=jobs_in_progress)
+    _hooks.update(record_action=record_action, jobs_in_progress=jobs_in_progress,
+                  profiles_linked=profiles_linked)
 
 
 def _hook(name):
@@ -40,3 +43,8 @@ def record_action(*, actor, action, targets, before=None, after=None):
 def jobs_in_progress(profile_ids, *, excluding_job_id=None):
     """Queued or running merge jobs holding any of these profiles, as blocking.JobState."""
     return _hook("jobs_in_progress")(profile_ids, excluding_job_id=excluding_job_id)
+
+
+def profiles_linked(links):
+    """After a write committed: [candidate id, target, holder] linked through auto-merge types."""
+    return _hook("profiles_linked")(links)

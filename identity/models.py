@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from identity.matching.rules import FEATURE_MAX_LENGTHS
 from profiles.models import Profile
 
 
@@ -279,13 +280,13 @@ class ProfileFeatures(models.Model):
     profile = models.OneToOneField(
         Profile, primary_key=True, on_delete=models.CASCADE, related_name="features"
     )
-    first_name = models.CharField(max_length=100, null=True)  # noqa: DJ001
-    first_canon = models.CharField(max_length=100, null=True)  # noqa: DJ001
-    last_name = models.CharField(max_length=100, null=True)  # noqa: DJ001
+    first_name = models.CharField(max_length=FEATURE_MAX_LENGTHS["first_name"], null=True)  # noqa: DJ001
+    first_canon = models.CharField(max_length=FEATURE_MAX_LENGTHS["first_canon"], null=True)  # noqa: DJ001
+    last_name = models.CharField(max_length=FEATURE_MAX_LENGTHS["last_name"], null=True)  # noqa: DJ001
     date_of_birth = models.DateField(null=True)
-    postcode = models.CharField(max_length=20, null=True)  # noqa: DJ001
-    city = models.CharField(max_length=100, null=True)  # noqa: DJ001
-    street = models.CharField(max_length=200, null=True)  # noqa: DJ001
+    postcode = models.CharField(max_length=FEATURE_MAX_LENGTHS["postcode"], null=True)  # noqa: DJ001
+    city = models.CharField(max_length=FEATURE_MAX_LENGTHS["city"], null=True)  # noqa: DJ001
+    street = models.CharField(max_length=FEATURE_MAX_LENGTHS["street"], null=True)  # noqa: DJ001
 
     class Meta:
         verbose_name_plural = "profile features"
@@ -348,3 +349,69 @@ class DetectionRun(models.Model):
 
     def __str__(self):
         return f"Detection run {self.pk}"
+
+
+class IdentifierTypeJob(models.Model):
+    """The background work a saved identifier-type change leaves: queued -> running ->
+    succeeded | failed, with progress. The row is the truth; the settings page reads it.
+
+    `recompute`: the blocking codes of the open candidates holding an identifier of the type,
+    and detection for the pairs a `matchable` or `auto_merge` change makes or unmakes.
+    `renormalise`: every value of the type through its (new) normaliser; a value that no longer
+    validates, or would collide with another, is kept as it was and listed in `problems`.
+    """
+
+    class Kind(models.TextChoices):
+        RECOMPUTE = "recompute", "Recompute blocking reasons and suggestions"
+        RENORMALISE = "renormalise", "Re-normalise values"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    identifier_type = models.ForeignKey(
+        IdentifierType, on_delete=models.CASCADE, related_name="jobs"
+    )
+    kind = models.CharField(max_length=12, choices=Kind)
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
+    changes = models.JSONField(default=dict, blank=True, help_text="The change that queued it.")
+    stage = models.CharField(max_length=100, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    figures = models.JSONField(default=dict, blank=True)
+    problems = models.JSONField(
+        default=list, blank=True,
+        help_text="Values kept as they were (re-normalisation): at most PROBLEMS_KEPT of them.",
+    )
+    problem_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    PROBLEMS_KEPT = 1000
+
+    class Meta:
+        indexes = [
+            # A type's latest jobs on its settings page.
+            models.Index(fields=["identifier_type", "-id"], name="type_job_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} job {self.pk} for {self.identifier_type_id}"
+
+    @property
+    def finished(self):
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def percent(self):
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0

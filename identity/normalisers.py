@@ -23,7 +23,12 @@ EMAIL_RE = re.compile(
 
 
 def normalise_email(raw):
-    value = raw.strip().lower()
+    value = raw.strip()
+    # ASCII only, checked before case folding: a look-alike (the Kelvin sign, a Cyrillic "а")
+    # is refused, never folded into another person's address.
+    if not value.isascii():
+        raise InvalidValue(f"{raw!r} is not a valid email address: it holds non-ASCII letters")
+    value = value.lower()
     if not EMAIL_RE.match(value) or len(value) > 254:
         raise InvalidValue(f"{raw!r} is not a valid email address")
     return value

@@ -73,3 +73,11 @@ def run_detection(run_id):
     from identity.matching.runs import execute_detection_run
 
     execute_detection_run(run_id)
+
+
+@shared_task(ignore_result=True)
+def run_identifier_type_job(job_id):
+    """The background work of a saved identifier-type change (identity.types.jobs)."""
+    from identity.types.jobs import execute_type_job
+
+    execute_type_job(job_id)

@@ -5,6 +5,9 @@ or its htmx partial when htmx asks for a region (not for a boosted link).
 """
 
 import csv
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import QueryDict, StreamingHttpResponse
@@ -30,14 +33,25 @@ from identity.candidates.selectors import (
     candidate_rows,
     dashboard_figures,
     queue_page,
+    side_by_side,
 )
+from identity.forms import AddIdentifierTypeForm, IdentifierTypeForm
+from identity.matching import compare
 from identity.matching.rules import CONFIG
-from identity.models import DuplicateCandidate, Identifier
+from identity.models import DuplicateCandidate, Identifier, IdentifierType, IdentifierTypeJob
+from identity.profiles import profile_search
+from identity.types import impact as type_impact
+from identity.types.labels import FIELD_LABELS, FLAGS, reason_label
+from identity.types.selectors import type_counts, type_jobs, type_rows
+from identity.types.services import add_identifier_type, change_identifier_type
 from identity.writing.edits import CannotChangeIdentifier, edit_identifier, remove_identifier
 from merges.roles import require_permission
+from profiles.models import Profile
 
 PAGE_SIZES = (25, 50, 100)
 PAGING = ("after", "before")
+# Query parameters that are no filter: the paging cursors, and the candidate just dismissed.
+NOT_FILTERS = (*PAGING, "dismissed")
 
 
 def _partial(request):
@@ -108,25 +122,33 @@ def review(request, pk):
         "next_id": next_id,
         "filters": filters,
         "queue_url": queue_url,
+        # Not the next page's own address: that one is rendered ahead (speculation rules),
+        # before the dismissal and its message, and the redirect would show it as it was.
         "after_dismiss": (
-            f"{reverse('review', args=[next_id])}?{filters}" if next_id else queue_url
+            f"{reverse('review', args=[next_id])}?{_with(filters, dismissed=pk)}"
+            if next_id else queue_url
         ),
         "user_perms": request.user.get_all_permissions(),
         "nav": "queue",
     }
-    return render(request, "identity/review.html", context)
+    response = render(request, "identity/review.html", context)
+    if request.headers.get("Sec-Purpose", "").startswith("prefetch"):
+        # Rendered ahead for "next" (speculation rules), perhaps while an action's message
+        # waits for the page its redirect opens: that page shows it, not this one.
+        messages.get_messages(request).used = False
+    return response
 
 
 @require_permission("identity.claim_candidate")
 @require_POST
 def claim(request, pk):
-    return _claim_action(request, pk, claim_candidate, "You claimed suspected duplicate #{}.")
+    return _claim_action(request, pk, claim_candidate, "You claimed candidate {}.")
 
 
 @require_permission("identity.claim_candidate")
 @require_POST
 def unclaim(request, pk):
-    return _claim_action(request, pk, unclaim_candidate, "Suspected duplicate #{} is unassigned.")
+    return _claim_action(request, pk, unclaim_candidate, "Candidate {} is unassigned.")
 
 
 def _claim_action(request, pk, service, done):
@@ -159,7 +181,7 @@ def dismiss(request, pk):
     except CannotDismiss as error:
         messages.error(request, f"Not dismissed: {error}.")
         return redirect(_next_url(request, reverse("review", args=[pk]), field="back"))
-    messages.success(request, f"Suspected duplicate #{pk} dismissed: not a duplicate.")
+    messages.success(request, f"Candidate {pk} dismissed: not a duplicate.")
     return redirect(_next_url(request, reverse("queue")))
 
 
@@ -196,7 +218,7 @@ def identifier_edit(request, pk):
         messages.error(request, f"{identifier.type.label} not changed: {error}.")
     else:
         messages.success(request, f"{identifier.type.label} of profile "
-                                  f"#{identifier.profile_id} changed.")
+                                  f"{identifier.profile_id} changed.")
     return redirect(_next_url(request, reverse("profile_detail", args=[identifier.profile_id])))
 
 
@@ -211,13 +233,140 @@ def identifier_remove(request, pk):
         messages.error(request, f"{identifier.type.label} not removed: {error}.")
     else:
         messages.success(request, f"{identifier.type.label} {identifier.value} removed from "
-                                  f"profile #{identifier.profile_id}.")
+                                  f"profile {identifier.profile_id}.")
     return redirect(_next_url(request, reverse("profile_detail", args=[identifier.profile_id])))
 
 
 @require_permission("identity.view_identifiertype")
 def identifier_types(request):
-    return render(request, "coming.html", {"title": "Identifier types", "nav": "settings"})
+    """Every identifier type with its settings and use (SPEC 8a); readable by every role."""
+    return render(request, "identity/identifier_types.html", {
+        "rows": type_rows(),
+        "counted_at": type_counts()["at"],
+        "flags": FLAGS,
+        "can_change": request.user.has_perm("identity.change_identifiertype"),
+        "can_add": request.user.has_perm("identity.add_identifiertype"),
+        "nav": "settings",
+    })
+
+
+@require_permission("identity.change_identifiertype")
+def identifier_type_edit(request, key):
+    """Edit a type: the impact preview updates as flags are toggled (htmx posts the form to
+    identifier_type_preview); saving needs a reason. Without JavaScript, "Preview" posts here."""
+    type_ = get_object_or_404(IdentifierType, key=key)
+    status, preview = 200, None
+    if request.method == "POST":
+        form = IdentifierTypeForm(request.POST)
+        if form.is_valid() and "preview" in request.POST:
+            preview = _preview(type_, form)
+        elif form.is_valid():
+            try:
+                _, jobs = change_identifier_type(
+                    identifier_type=type_, changes=form.changes(),
+                    reason=form.cleaned_data["reason"], actor=request.user,
+                )
+            except type_impact.InvalidChange as invalid:
+                form.add_error(invalid.field if invalid.field in form.fields else None,
+                               invalid.message)
+            except type_impact.ChangeRefused as refused:
+                preview, status = {"refusal": refused.refusal}, 409
+            else:
+                text = f"{type_.label} saved."
+                if jobs:
+                    text += " The work it leaves runs in the background: progress below."
+                messages.success(request, text)
+                return redirect("identifier_type_edit", key=type_.key)
+    else:
+        form = IdentifierTypeForm(initial=_settings(type_))
+    return render(request, "identity/identifier_type_edit.html", {
+        "type": type_, "form": form, "preview": preview, "jobs": type_jobs(type_),
+        "nav": "settings",
+    }, status=status)
+
+
+@require_permission("identity.change_identifiertype")
+@require_POST
+def identifier_type_preview(request, key):
+    """The impact preview of the edit form as it stands, for htmx to swap in place."""
+    type_ = get_object_or_404(IdentifierType, key=key)
+    form = IdentifierTypeForm(request.POST)
+    preview = _preview(type_, form) if form.is_valid() else {"invalid": form.errors}
+    return render(request, "identity/partials/type_preview.html",
+                  {"type": type_, "preview": preview})
+
+
+def _preview(type_, form):
+    """What the preview partial shows: the Impact, a Refusal, or an input error."""
+    try:
+        found = type_impact.preview(type_, form.changes())
+    except type_impact.InvalidChange as invalid:
+        return {"invalid": {invalid.field: [invalid.message]}}
+    except type_impact.ChangeRefused as refused:
+        return {"refusal": refused.refusal}
+    return {"impact": found, "rows": _impact_rows(found)}
+
+
+def _impact_rows(found):
+    """The impact's counts by reason, as sentences' parts: (label, code, count)."""
+    def rows(counts):
+        return [(reason_label(code), code, n) for code, n in sorted(counts.items())]
+
+    return {
+        "changes": [(FIELD_LABELS.get(name, name), _shown(name, old), _shown(name, new))
+                    for name, (old, new) in found.changes.items()],
+        "blocked": rows(found.become_blocked),
+        "unblocked": rows(found.become_unblocked),
+        "added": rows(found.reasons_added),
+        "removed": rows(found.reasons_removed),
+    }
+
+
+def _shown(name, value):
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if name == "normaliser":
+        return IdentifierType.Normaliser(value).label
+    return value
+
+
+def _settings(type_):
+    return {name: getattr(type_, name) for name in type_impact.EDITABLE}
+
+
+@require_permission("identity.add_identifiertype")
+def identifier_type_add(request):
+    if request.method == "POST":
+        form = AddIdentifierTypeForm(request.POST)
+        if form.is_valid():
+            try:
+                type_ = add_identifier_type(
+                    values={"key": form.cleaned_data["key"], **form.changes()},
+                    reason=form.cleaned_data["reason"], actor=request.user,
+                )
+            except type_impact.InvalidChange as invalid:
+                form.add_error(invalid.field if invalid.field in form.fields else None,
+                               invalid.message)
+            except type_impact.ChangeRefused as refused:
+                form.add_error(refused.refusal.field, refused.refusal.message)
+            else:
+                messages.success(request, f"Identifier type {type_.label} added: writes "
+                                          f"carrying {type_.key} now give it as an identifier.")
+                return redirect("identifier_types")
+    else:
+        form = AddIdentifierTypeForm(initial=_settings(IdentifierType(priority=10)))
+    return render(request, "identity/identifier_type_add.html",
+                  {"form": form, "nav": "settings"})
+
+
+@require_permission("identity.view_identifiertype")
+def identifier_type_job(request, pk):
+    """A type job's progress; htmx polls it until it finishes (286 stops the polling)."""
+    job = get_object_or_404(IdentifierTypeJob.objects.select_related("identifier_type"), pk=pk)
+    response = render(request, "identity/partials/type_job.html", {"job": job})
+    if job.finished and _partial(request):
+        response.status_code = 286
+    return response
 
 
 def _row_context(request, next_url):
@@ -241,9 +390,14 @@ def _page_size(data):
 def _filters(data):
     """The query string of the filters, without the page's cursor."""
     kept = data.copy()
-    for name in PAGING:
+    for name in NOT_FILTERS:
         kept.pop(name, None)
     return kept.urlencode()
+
+
+def _with(query, **extra):
+    """The query string `query` with `extra` parameters added."""
+    return "&".join(part for part in (query, urlencode(extra)) if part)
 
 
 def _next_url(request, default, *, field="next"):
@@ -253,3 +407,78 @@ def _next_url(request, default, *, field="next"):
     ):
         return url
     return default
+
+
+# -- "why not?" (SPEC 8: /compare/) -----------------------------------------------------------
+
+PROFILE_ID = re.compile(r"(?:profile\s*)?#?\s*(\d{1,18})", re.IGNORECASE)
+SUGGESTIONS = 8
+
+
+@dataclass
+class _Side:
+    """What a steward typed in one box of the compare form, and the profile it found."""
+
+    text: str
+    profile: Profile | None = None  # the active profile the text found
+    requested: int | None = None  # the merged profile's id typed, when it landed on a survivor
+    choices: list = field(default_factory=list)  # SearchResults, when several profiles match
+    error: str = ""
+
+
+def _side(text):
+    text = text.strip()
+    if not text:
+        return _Side(text)
+    number = PROFILE_ID.fullmatch(text)
+    if number:
+        pk = int(number[1])
+        profile = compare.landing(pk)
+        if profile is None:
+            return _Side(text, error=f"There is no profile {pk}.")
+        return _Side(text, profile, requested=pk if profile.pk != pk else None)
+    found = [r for r in profile_search(text) if r.profile.status == Profile.Status.ACTIVE]
+    if len(found) == 1:
+        return _Side(text, found[0].profile)
+    if not found:
+        return _Side(text, error=f"No active profile matches “{text}”.")
+    return _Side(text, choices=found[:SUGGESTIONS])
+
+
+@require_permission("profiles.view_profile")
+def compare_profiles(request):
+    """Any two profiles side by side with what detection says of the pair (the same
+    statements detection runs, identity.matching.compare), and what would block merging them."""
+    a, b = _side(request.GET.get("a", "")), _side(request.GET.get("b", ""))
+    context = {"a": a, "b": b, "nav": "profiles", "user_perms": request.user.get_all_permissions()}
+    if a.profile and b.profile and a.profile.pk == b.profile.pk:
+        context["same"] = True
+    elif a.profile and b.profile:
+        answer = compare.why_not(a.profile.pk, b.profile.pk)
+        context.update(
+            answer=answer,
+            review=side_by_side([a.profile.pk, b.profile.pk], answer.reasons),
+            merge_url=f"{reverse('profiles_merge')}?profiles={a.profile.pk},{b.profile.pk}",
+            how=CONFIG.describe(),
+        )
+    return render(request, "identity/compare.html", context)
+
+
+@require_permission("profiles.view_profile")
+def compare_suggestions(request):
+    """Search as you type in a box of the compare form: the profiles matching what is typed,
+    each a link to the comparison with the other box's profile."""
+    side = "a" if request.GET.get("side") == "a" else "b"
+    other = request.GET.get("other", "")
+    text = request.GET.get(side, "").strip()
+    results = [
+        r for r in profile_search(text) if r.profile.status == Profile.Status.ACTIVE
+        and str(r.profile.pk) != other
+    ][:SUGGESTIONS] if len(text) >= 2 or text.isdigit() else []
+    links = [
+        (result, f"{reverse('compare')}?"
+                 + urlencode({side: result.profile.pk, ("b" if side == "a" else "a"): other}))
+        for result in results
+    ]
+    return render(request, "identity/partials/compare_suggestions.html",
+                  {"links": links, "text": text})

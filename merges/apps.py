@@ -14,9 +14,12 @@ class MergesConfig(AppConfig):
 
     def ready(self):
         from identity import hooks
-        from merges import audit, selectors
+        from merges import audit, selectors, services
 
         # What identity needs from this app, without importing it (identity.hooks).
-        hooks.register(record_action=audit.record, jobs_in_progress=selectors.jobs_in_progress)
+        hooks.register(
+            record_action=audit.record, jobs_in_progress=selectors.jobs_in_progress,
+            profiles_linked=services.queue_automatic_merges,
+        )
         # After migrate and after a flush (tests), the roles are exactly as merges/roles.py says.
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="merges.sync_roles")

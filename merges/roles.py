@@ -50,6 +50,7 @@ _ADMIN = _SENIOR_STEWARD + [
     "auth.change_user",
     "auth.view_group",
     "auth.change_group",
+    "merges.erase_person",
 ]
 ROLES = {VIEWER: _VIEWER, STEWARD: _STEWARD, SENIOR_STEWARD: _SENIOR_STEWARD, ADMIN: _ADMIN}
 

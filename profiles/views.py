@@ -4,6 +4,8 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 
 from identity.profiles import profile_page, profile_search, survivor_of
+from merges.audit.links import with_links
+from merges.audit.selectors import profile_timeline
 from merges.roles import require_permission
 from profiles.models import Profile
 
@@ -24,11 +26,11 @@ def detail(request, pk):
     if profile.status == Profile.Status.MERGED:
         survivor = survivor_of(profile)
         messages.info(
-            request, f"Profile #{profile.pk} was merged into profile #{survivor.pk}: "
+            request, f"Profile {profile.pk} was merged into profile {survivor.pk}: "
                      f"showing the survivor."
         )
         return redirect("profile_detail", survivor.pk)
     return render(request, "profiles/detail.html", {
         "page": profile_page(profile), "user_perms": request.user.get_all_permissions(),
-        "nav": "profiles",
+        "nav": "profiles", "timeline": with_links(profile_timeline(profile.pk)),
     })

@@ -14,7 +14,10 @@ stop() {
     kill -TERM "$web" "$worker" 2>/dev/null || true
     wait "$web" "$worker" 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+# Ctrl-C (or a TERM) is how a demo ends: stop both and end without an error, so that make
+# stays quiet. Either server ending on its own still ends the demo with its status.
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
 echo "Mergeguard: http://127.0.0.1:8000/ (Ctrl-C stops the web server and the worker)"
 # Either one ending ends the demo.
 wait -n "$web" "$worker"

@@ -111,6 +111,8 @@ def openapi_document():
                     },
                 }
             },
+            **identifier_type_paths(),
+            **COMPARE_PATHS,
             "/api/v1/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -276,6 +278,8 @@ def openapi_document():
                         },
                     },
                 },
+                **IDENTIFIER_TYPE_SCHEMAS,
+                **COMPARE_SCHEMAS,
                 "Error": {
                     "type": "object",
                     "properties": {
@@ -292,3 +296,244 @@ def openapi_document():
             },
         },
     }
+
+
+# -- identifier types (SPEC 8a) -----------------------------------------------------------------
+
+_KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"},
+        "example": "loyalty_card"}
+_REFUSED = {
+    "description": (
+        "The data forbids the change (unique or single_valued while profiles share or hold "
+        "several values; auto_merge on a type that is not unique): `error` says why, `sample` "
+        "shows some of the data at fault and `count` how much there is. Nothing is changed."
+    ),
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}},
+}
+
+
+def identifier_type_paths():
+    return {
+        "/api/v1/identifier-types": {
+            "get": {
+                "summary": "The identifier types with their settings",
+                "operationId": "listIdentifierTypes",
+                "responses": {
+                    "200": _json("IdentifierTypeList", "Every type, in priority order"),
+                    "401": ERROR, "403": ERROR,
+                },
+            }
+        },
+        "/api/v1/identifier-types/{key}": {
+            "get": {
+                "summary": "One identifier type",
+                "operationId": "getIdentifierType",
+                "parameters": [_KEY],
+                "responses": {"200": _json("IdentifierType", "The type"),
+                              "401": ERROR, "403": ERROR, "404": ERROR},
+            },
+            "patch": {
+                "summary": "Change a type's settings, with a reason for the audit history",
+                "description": (
+                    "Applied as the settings page applies it: needs a token acting for a user "
+                    "with identity.change_identifiertype (senior stewards, admins). Blocking "
+                    "reasons are then recomputed, detection run and, for a normaliser change, "
+                    "every value re-normalised, as background jobs (`jobs`)."
+                ),
+                "operationId": "changeIdentifierType",
+                "parameters": [_KEY],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/IdentifierTypeChange"}}}},
+                "responses": {
+                    "200": _json("IdentifierTypeChanged", "Saved; the jobs it queued"),
+                    "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR, "409": _REFUSED,
+                },
+            },
+        },
+        "/api/v1/identifier-types/{key}/preview": {
+            "post": {
+                "summary": "The impact of a change on the real data, without saving it",
+                "description": (
+                    "Judged with the same blocking rules as the queue: open candidates that "
+                    "become blocked or unblocked, by reason code; new suspected pairs (matchable "
+                    "turned on); automatic merges the auto_merge setting would allow; a sample of "
+                    "affected candidate ids."
+                ),
+                "operationId": "previewIdentifierTypeChange",
+                "parameters": [_KEY],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["changes"],
+                    "properties": {"changes": {"$ref": "#/components/schemas/TypeSettings"}},
+                }}}},
+                "responses": {
+                    "200": _json("Impact", "What the change would do"),
+                    "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR, "409": _REFUSED,
+                },
+            }
+        },
+    }
+
+
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"},
+           "description": "Candidates by blocking reason code", "example": {
+               "unique_id_conflict": 12}}
+_SETTINGS = {
+    "label": {"type": "string", "maxLength": 100},
+    "normaliser": {"type": "string", "enum": ["email", "phone", "trim"]},
+    "priority": {"type": "integer", "minimum": 0, "maximum": 32767},
+    **{flag: {"type": "boolean"} for flag in (
+        "unique", "single_valued", "do_not_merge", "can_grant_access", "matchable", "auto_merge")},
+}
+IDENTIFIER_TYPE_SCHEMAS = {
+    "TypeSettings": {
+        "type": "object", "properties": _SETTINGS, "additionalProperties": False,
+        "example": {"do_not_merge": False},
+    },
+    "IdentifierType": {
+        "type": "object",
+        "properties": {"key": {"type": "string"}, **_SETTINGS},
+    },
+    "IdentifierTypeList": {
+        "type": "object",
+        "properties": {"results": {"type": "array",
+                                   "items": {"$ref": "#/components/schemas/IdentifierType"}}},
+    },
+    "IdentifierTypeChange": {
+        "type": "object", "required": ["changes", "reason"],
+        "properties": {
+            "changes": {"$ref": "#/components/schemas/TypeSettings"},
+            "reason": {"type": "string", "description": "Why: kept in the audit history"},
+        },
+    },
+    "IdentifierTypeChanged": {
+        "allOf": [{"$ref": "#/components/schemas/IdentifierType"}, {
+            "type": "object",
+            "properties": {"jobs": {"type": "array", "items": {
+                "type": "object",
+                "properties": {"id": {"type": "integer"},
+                               "kind": {"type": "string", "enum": ["recompute", "renormalise"]},
+                               "status": {"type": "string"}},
+            }}},
+        }],
+    },
+    "Impact": {
+        "type": "object",
+        "required": ["becomeBlocked", "becomeUnblocked", "newPairs", "autoMerges", "sample"],
+        "properties": {
+            "becomeBlocked": _COUNTS,
+            "becomeUnblocked": _COUNTS,
+            "reasonsAdded": {**_COUNTS, "description": "Still-blocked candidates gaining a reason"},
+            "reasonsRemoved": {**_COUNTS, "description": "Still-blocked candidates losing one"},
+            "blockedTotal": {"type": "integer"},
+            "unblockedTotal": {"type": "integer"},
+            "candidatesJudged": {"type": "integer"},
+            "newPairs": {"type": "integer"},
+            "pairSample": {"type": "array", "items": {"type": "array",
+                                                      "items": {"type": "integer"}}},
+            "losingEvidence": {"type": "integer"},
+            "autoMerges": {"type": "integer"},
+            "accessCleared": {"type": "integer"},
+            "valuesToRenormalise": {"type": "integer"},
+            "sample": {"type": "array", "items": {"type": "integer"},
+                       "description": "Ids of affected candidates"},
+        },
+    },
+    "Refusal": {
+        "type": "object",
+        "properties": {
+            "error": {"type": "object", "properties": {
+                "code": {"type": "string", "enum": [
+                    "values_shared", "several_values", "auto_merge_needs_unique",
+                    "conflicting_data"]},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+            }},
+            "sample": {"type": "array", "items": {"type": "object"}},
+            "count": {"type": "integer"},
+        },
+    },
+}
+
+
+# -- "why not?" (SPEC 8, the API twin of /compare/) -----------------------------------------------
+
+_PROFILE_ID = {"type": "integer", "description": "A profile id; a merged one is answered for its "
+                                                 "survivor"}
+COMPARE_PATHS = {
+    "/api/v1/compare": {
+        "get": {
+            "summary": "What detection says of two profiles (\"why not?\")",
+            "description": (
+                "Worked out by the statements detection runs, restricted to the pair: which "
+                "linkage keys bring them together (or why none does), each field's comparison "
+                "level and weight, the similar-people score against the threshold, the values "
+                "both hold (junk values marked), identity collisions, the blocking reasons that "
+                "would apply to merging them, and the suggestions holding both. 409 when both "
+                "ids land on one profile (merged)."
+            ),
+            "operationId": "compareProfiles",
+            "parameters": [
+                {"name": "a", "in": "query", "required": True, "schema": _PROFILE_ID},
+                {"name": "b", "in": "query", "required": True, "schema": _PROFILE_ID},
+            ],
+            "responses": {
+                "200": _json("PairComparison", "What detection says of the pair"),
+                "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR, "409": ERROR,
+            },
+        }
+    },
+}
+_SIDE = {"type": "object", "properties": {
+    "id": {"type": "integer", "description": "The active profile compared"},
+    "requested": {"type": "integer", "description": "The id asked for (a merged one's survivor "
+                                                    "is compared)"},
+}}
+COMPARE_SCHEMAS = {
+    "PairComparison": {
+        "type": "object",
+        "properties": {
+            "a": _SIDE,
+            "b": _SIDE,
+            "suggested": {"type": "boolean", "description": "Detection pairs them"},
+            "ways": {"type": "array", "items": {"type": "string"},
+                     "description": "How detection pairs them, in words"},
+            "whyNot": {"type": "array", "items": {"type": "string"},
+                       "description": "Why detection does not pair them, in words"},
+            "linkageKeys": {"type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "shared": {"type": "boolean"},
+                "why": {"type": "string", "nullable": True},
+            }}},
+            "similarity": {"type": "object", "properties": {
+                "score": {"type": "number", "nullable": True},
+                "threshold": {"type": "number"},
+                "passes": {"type": "boolean"},
+                "fields": {"type": "object", "additionalProperties": {
+                    "type": "object", "properties": {
+                        "level": {"type": "string", "enum": [
+                            "exact", "nickname", "close", "far", "swapped", "missing",
+                            "by postcode"]},
+                        "weight": {"type": "number"},
+                        "values": {"type": "array", "items": {"nullable": True}},
+                    }}},
+            }},
+            "sharedValues": {"type": "array", "items": {"type": "object", "properties": {
+                "type": {"type": "string"}, "typeLabel": {"type": "string"},
+                "value": {"type": "string"},
+                "current": {"type": "array", "items": {"type": "boolean"}},
+                "matchable": {"type": "boolean"}, "pairs": {"type": "boolean"},
+                "junk": {"type": "boolean"}, "holders": {"type": "integer", "nullable": True},
+            }}},
+            "collisions": {"type": "array", "items": {"type": "object"}},
+            "blockingReasons": {"type": "array", "items": {"type": "object"},
+                                "description": "As in a candidate's blockingReasons"},
+            "candidates": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "status": {"type": "string"},
+                "score": {"type": "number"},
+                "profileIds": {"type": "array", "items": {"type": "integer"}},
+                "dismissedBy": {"type": "string", "nullable": True},
+                "dismissedAt": {"type": "string", "format": "date-time", "nullable": True},
+                "dismissReason": {"type": "string", "nullable": True},
+            }}},
+        },
+    },
+}

@@ -3,9 +3,10 @@
 import hashlib
 import secrets
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from identity import hooks
 from identity.models import ApiToken
 from identity.writing.cursors import prepared_cursor
 from identity.writing.resolution import TYPES_FINGERPRINT
@@ -18,11 +19,41 @@ def token_hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_api_token(*, name):
-    """Make a token named `name`; returns the token, which is not stored anywhere."""
+@transaction.atomic
+def create_api_token(*, name, user=None, actor=None):
+    """Make a token named `name`, acting for `user` (None: an integration token); returns the
+    token, which is not stored anywhere. Audited; `actor` None is the command line."""
     token = f"mg_{secrets.token_urlsafe(32)}"
-    ApiToken.objects.create(name=name, token_hash=token_hash(token))
+    api_token = ApiToken.objects.create(name=name, token_hash=token_hash(token), user=user)
+    hooks.record_action(
+        actor=actor, action="api_token.created",
+        targets={"api_token": name, "user": user.pk if user else None},
+        after={"name": name, "user": user.get_username() if user else None,
+               "created_at": api_token.created_at},
+    )
     return token
+
+
+class UnknownToken(Exception):
+    pass
+
+
+@transaction.atomic
+def revoke_api_token(*, name, actor=None):
+    """Delete the token named `name`: it stops working at once (reads look tokens up, writes
+    check theirs in their own transaction). Audited."""
+    api_token = ApiToken.objects.select_for_update(of=("self",)).select_related("user").filter(
+        name=name).first()
+    if api_token is None:
+        raise UnknownToken(f"there is no token named {name!r}")
+    hooks.record_action(
+        actor=actor, action="api_token.revoked",
+        targets={"api_token": name, "user": api_token.user_id},
+        before={"name": name,
+                "user": api_token.user.get_username() if api_token.user else None,
+                "last_used_at": api_token.last_used_at},
+    )
+    api_token.delete()
 
 
 # Tokens this process has accepted, by hash. Only writes use them, and a write's batch checks

@@ -16,12 +16,16 @@ from django.views.decorators.csrf import csrf_exempt
 from identity.api.openapi import openapi_document
 from identity.api.tokens import authenticate_token
 from identity.candidates.selectors import candidates_after
-from identity.models import DuplicateCandidate
+from identity.matching import compare as why_not_compare
+from identity.models import DuplicateCandidate, IdentifierType
 from identity.normalisers import InvalidValue, normalise
 from identity.profiles import profile_holding, profile_json, survivor_of
+from identity.types import impact as type_impact
+from identity.types.services import change_identifier_type
 from identity.writing import batching
-from identity.writing.parsing import InvalidWrite, body_hash, parse_write
+from identity.writing.parsing import InvalidWrite, body_hash, check_text, parse_write
 from identity.writing.resolution import ResolutionBusy, Stale, identifier_types, known_types
+from merges import openapi as merge_openapi
 from profiles.models import Profile
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -31,9 +35,11 @@ MAX_PAGE_SIZE = 500
 STALE_ATTEMPTS = 3
 
 
-def api_error(status, code, message, field=None, **headers):
+def api_error(status, code, message, field=None, *, details=None, **headers):
+    """The one shape of API errors; `details` adds keys beside "error" (a merge's reasons)."""
     response = JsonResponse(
-        {"error": {"code": code, "message": message, "field": field}}, status=status
+        {"error": {"code": code, "message": message, "field": field}, **(details or {})},
+        status=status,
     )
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
@@ -94,6 +100,8 @@ def read_json(request):
         return json.loads(raw), None
     except (ValueError, UnicodeDecodeError) as error:
         return None, api_error(400, "invalid_json", f"the body is not valid JSON: {error}", "body")
+    except RecursionError:
+        return None, api_error(400, "invalid_json", "the body is nested too deeply", "body")
 
 
 def group_committed(view):
@@ -194,9 +202,11 @@ def lookup(request):
     if raw is None:
         return api_error(400, "invalid", "value is required", "value")
     try:
-        value = normalise(types[key].normaliser, raw)
+        value = normalise(types[key].normaliser, check_text("value", raw))
     except InvalidValue as invalid:
         return api_error(400, "invalid", str(invalid), "value")
+    except InvalidWrite as invalid:
+        return api_error(400, invalid.code, invalid.message, invalid.field)
     profile = profile_holding(types[key], value)
     if profile is None:
         return api_error(404, "not_found", f"no active profile holds {key} {value}")
@@ -230,4 +240,151 @@ def candidates(request):
 @csrf_exempt
 @login_not_required
 def openapi(request):
-    return JsonResponse(openapi_document(), json_dumps_params={"indent": 2})
+    document = openapi_document()
+    # The merge rows live with merges; a view may compose the apps.
+    document["paths"].update(merge_openapi.PATHS)
+    document["components"]["schemas"].update(merge_openapi.SCHEMAS)
+    return JsonResponse(document, json_dumps_params={"indent": 2})
+
+
+# -- identifier types (SPEC 8a, 10) ----------------------------------------------------------------
+
+CHANGE_TYPE = "identity.change_identifiertype"
+VIEW_TYPE = "identity.view_identifiertype"
+
+
+def _token_may(request, perm):
+    """None when the token may `perm`, else the 403. A token acting for a user has exactly that
+    user's permissions; an integration token (no user) may read, and nothing else."""
+    user = request.api_token.user
+    if user is None:
+        if perm == VIEW_TYPE:
+            return None
+        return api_error(
+            403, "forbidden",
+            f"an integration token (acting for no user) may write, look up and read, nothing "
+            f"else; this needs a token acting for a user with the permission {perm}",
+        )
+    if not user.is_active or not user.has_perm(perm):
+        return api_error(403, "forbidden", f"this needs the permission {perm}")
+    return None
+
+
+def identifier_type_json(type_):
+    return {
+        "key": type_.key, "label": type_.label, "normaliser": type_.normaliser,
+        "priority": type_.priority, "unique": type_.unique,
+        "single_valued": type_.single_valued, "do_not_merge": type_.do_not_merge,
+        "can_grant_access": type_.can_grant_access, "matchable": type_.matchable,
+        "auto_merge": type_.auto_merge,
+    }
+
+
+def _type_change_error(error):
+    """An InvalidChange (400) or a ChangeRefused (409 with a sample) as an API error."""
+    if isinstance(error, type_impact.ChangeRefused):
+        refusal = error.refusal
+        return api_error(409, refusal.code, refusal.message, refusal.field,
+                         details={"sample": refusal.sample, "count": refusal.count})
+    return api_error(400, "invalid", error.message, error.field)
+
+
+def _type_or_404(key):
+    type_ = IdentifierType.objects.filter(key=key).first()
+    if type_ is None:
+        return None, api_error(404, "not_found", f"there is no identifier type {key}")
+    return type_, None
+
+
+@api_view("GET")
+def identifier_types_list(request):
+    if refused := _token_may(request, VIEW_TYPE):
+        return refused
+    return JsonResponse(
+        {"results": [identifier_type_json(t) for t in IdentifierType.objects.all()]}
+    )
+
+
+@api_view("GET", "PATCH")
+def identifier_type_detail(request, key):
+    """GET: the type. PATCH `{"changes": {...}, "reason": "..."}`: applied as the settings page
+    applies it (senior stewards); 409 with a sample when the data forbids it."""
+    type_, error = _type_or_404(key)
+    if error:
+        return error
+    if request.method == "GET":
+        return _token_may(request, VIEW_TYPE) or JsonResponse(identifier_type_json(type_))
+    if refused := _token_may(request, CHANGE_TYPE):
+        return refused
+    payload, error = read_json(request)
+    if error:
+        return error
+    if not isinstance(payload, dict):
+        return api_error(400, "invalid", "the body is an object", "body")
+    try:
+        type_, jobs = change_identifier_type(
+            identifier_type=type_, changes=payload.get("changes"),
+            reason=payload.get("reason"), actor=request.api_token.user,
+        )
+    except (type_impact.InvalidChange, type_impact.ChangeRefused) as failed:
+        return _type_change_error(failed)
+    return JsonResponse({
+        **identifier_type_json(type_),
+        "jobs": [{"id": job.pk, "kind": job.kind, "status": job.status} for job in jobs],
+    })
+
+
+@api_view("POST")
+def identifier_type_preview(request, key):
+    """The impact of `{"changes": {...}}` on the real data, saving nothing."""
+    if refused := _token_may(request, VIEW_TYPE):
+        return refused
+    type_, error = _type_or_404(key)
+    if error:
+        return error
+    payload, error = read_json(request)
+    if error:
+        return error
+    if not isinstance(payload, dict):
+        return api_error(400, "invalid", "the body is an object", "body")
+    try:
+        found = type_impact.preview(type_, payload.get("changes"))
+    except (type_impact.InvalidChange, type_impact.ChangeRefused) as failed:
+        return _type_change_error(failed)
+    return JsonResponse(found.as_json())
+
+
+# -- "why not?" (SPEC 8, the API twin of /compare/) -------------------------------------------
+
+VIEW_PROFILE = "profiles.view_profile"
+
+
+@api_view("GET")
+def compare(request):
+    """What detection says of two profiles, as the compare page shows it: the linkage keys,
+    each field's level and weight, the score and threshold, shared values, collisions, the
+    blocking reasons that would apply and the suggestions holding both. A merged id is
+    answered for its survivor (`requested` keeps the id asked for)."""
+    user = request.api_token.user
+    if user is not None and (not user.is_active or not user.has_perm(VIEW_PROFILE)):
+        return api_error(403, "forbidden", f"this needs the permission {VIEW_PROFILE}")
+    ids = {}
+    for side in ("a", "b"):
+        raw = request.GET.get(side, "")
+        if not raw.isdigit():
+            return api_error(400, "invalid", f"{side} is a profile id", side)
+        ids[side] = int(raw)
+    if ids["a"] == ids["b"]:
+        return api_error(400, "invalid", "a and b are the same profile", "b")
+    landed = {}
+    for side, pk in ids.items():
+        landed[side] = why_not_compare.landing(pk)
+        if landed[side] is None:
+            return api_error(404, "not_found", f"there is no profile {pk}", side)
+    if landed["a"].pk == landed["b"].pk:
+        return api_error(
+            409, "same_profile",
+            f"profiles {ids['a']} and {ids['b']} were merged: both are profile {landed['a'].pk}",
+        )
+    answer = why_not_compare.why_not(landed["a"].pk, landed["b"].pk)
+    return JsonResponse(why_not_compare.pair_json(answer, requested=ids))

@@ -138,7 +138,7 @@ def _unique_id_conflicts(group):
                 ],
             },
             rule=(
-                f"{type_key} is a 'do not merge' type: profiles holding different values are "
+                f"{label} is a 'do not merge' type: profiles holding different values are "
                 "never merged without an override."
             ),
             remedies=(

@@ -1,10 +1,11 @@
 """A suspected duplicate's life, in one place (SPEC 4): opened, refreshed, reopened on new
-evidence, claimed, dismissed, superseded.
+evidence, claimed, dismissed, superseded, closed by a merge.
 
 Every path that changes a candidate's status comes here: a write's identity collision
 (`open_collision_candidate`), detection's groups (`save_detected_groups`), a steward's claim
-and dismissal. Whether a dismissed group comes back is decided by one rule,
-`identity.matching.evidence.new_evidence`. Steward actions are audited in their transaction.
+and dismissal, a merge (`rescope_after_merge`). Whether a dismissed group comes back is
+decided by one rule, `identity.matching.evidence.new_evidence`. Steward actions are audited in
+their transaction.
 """
 
 import json
@@ -72,12 +73,25 @@ def open_collision_candidate(profile_id, other_id, *, type_, value, observed_at)
     existing.auto_merge = existing.auto_merge or type_.auto_merge
     existing.updated_at = now
     fields = ["evidence", "auto_merge", "updated_at"]
-    if existing.status == DuplicateCandidate.Status.DISMISSED:
+    reopening = existing.status == DuplicateCandidate.Status.DISMISSED
+    if reopening:
         existing.status = DuplicateCandidate.Status.OPEN
         existing.closed_at = None
         fields += ["status", "closed_at"]
     existing.save(update_fields=fields)
+    if reopening:
+        _record_reopened(existing.pk, sorted([profile_id, other_id]), [evidence])
     return existing
+
+
+def _record_reopened(candidate_id, profile_ids, evidence):
+    """A dismissed group back in the queue on new evidence: the system's action, audited."""
+    hooks.record_action(
+        actor=None, action="candidate.reopened",
+        targets={"candidate": candidate_id, "profiles": profile_ids},
+        before={"status": DuplicateCandidate.Status.DISMISSED},
+        after={"status": DuplicateCandidate.Status.OPEN, "new evidence": evidence},
+    )
 
 
 def _existing(scope):
@@ -148,6 +162,8 @@ def save_detected_groups(groups, *, scope):
                 [now, now, chunk],
             )
         _create(cursor, creates, now=now)
+    for candidate_id, group in reopens:
+        _record_reopened(candidate_id, sorted(group.members), group_evidence(group))
     return {
         "groups": len(groups), "created": len(creates), "kept": len(updates),
         "reopened": len(reopens), "superseded": len(superseded),
@@ -303,3 +319,51 @@ def unclaim_candidate(*, candidate, actor):
         before={"assignee": actor.get_username()}, after={"assignee": None},
     )
     return candidate
+
+
+def rescope_after_merge(*, survivor_id, merged_ids):
+    """After a merge (in its transaction): every open or dismissed candidate holding a merged
+    profile holds the survivor instead; one left with fewer than two profiles is closed as
+    merged. Returns (closed ids, re-scoped ids).
+
+    A dismissal re-scoped this way still says the survivor and the others are different people.
+    """
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT m.candidate_id FROM identity_candidatemember m
+            JOIN identity_duplicatecandidate c ON c.id = m.candidate_id
+            WHERE m.profile_id = ANY(%s) AND c.status IN ('open', 'dismissed')
+            ORDER BY 1
+            """,
+            [merged_ids],
+        )
+        affected = [row[0] for row in cursor.fetchall()]
+        if not affected:
+            return [], []
+        cursor.execute(
+            "DELETE FROM identity_candidatemember "
+            "WHERE candidate_id = ANY(%s) AND profile_id = ANY(%s)",
+            [affected, merged_ids],
+        )
+        cursor.execute(
+            """
+            INSERT INTO identity_candidatemember (candidate_id, profile_id)
+            SELECT c, %s FROM unnest(%s::bigint[]) AS c
+            ON CONFLICT (candidate_id, profile_id) DO NOTHING
+            """,
+            [survivor_id, affected],
+        )
+        cursor.execute(
+            """
+            UPDATE identity_duplicatecandidate c
+            SET status = 'merged', closed_at = %s, updated_at = %s, blocking_codes = '{}'
+            WHERE c.id = ANY(%s)
+              AND (SELECT count(*) FROM identity_candidatemember m WHERE m.candidate_id = c.id) < 2
+            RETURNING c.id
+            """,
+            [now, now, affected],
+        )
+        closed = sorted(row[0] for row in cursor.fetchall())
+    return closed, [pk for pk in affected if pk not in closed]

@@ -42,10 +42,12 @@ class Graph:
     edges: tuple
 
 
-def link_picture(profiles, evidence, reasons):
+def link_picture(profiles, evidence, reasons, *, labels=None):
     """The picture of a group: `profiles` [(id, name)] as nodes on a circle, the `evidence`'s
     shared values and similarities as labelled edges, and the different "do not merge" IDs of
-    the blocking `reasons`; a value shared by three or more profiles is a node of its own."""
+    the blocking `reasons`; a value shared by three or more profiles is a node of its own.
+    Identifier types are named by their `labels` ({type key: label})."""
+    labels = labels or {}
     ids = [pk for pk, _ in profiles]
     count = len(ids)
     height = 260 if count <= 2 else 440
@@ -61,7 +63,7 @@ def link_picture(profiles, evidence, reasons):
         ]
     where = dict(zip(ids, spots, strict=True))
     nodes = [
-        GraphNode(round(x), round(y), f"#{pk}", _clip(name, 22), "profile", pk)
+        GraphNode(round(x), round(y), f"profile {pk}", _clip(name, 22), "profile", pk)
         for (pk, name), (x, y) in zip(profiles, spots, strict=True)
     ]
     pairs = {}  # (a, b, kind) -> [label]
@@ -73,8 +75,9 @@ def link_picture(profiles, evidence, reasons):
         if item["rule"] == "similar_people":
             label = f"similar people {item.get('score', 0):g}"
         else:
-            prefix = "collision " if item["rule"] == "collision" else ""
-            label = _clip(f"{prefix}{item.get('type')}: {item.get('value')}", 36)
+            type_label = _lower(labels.get(item.get("type"), str(item.get("type"))))
+            prefix = "collision on " if item["rule"] == "collision" else ""
+            label = _clip(f"{prefix}{type_label}: {item.get('value')}", 36)
         if len(members) == 2:
             a, b = sorted(members)
             pairs.setdefault((a, b, item["rule"]), []).append(label)
@@ -89,7 +92,7 @@ def link_picture(profiles, evidence, reasons):
                 for b in holders[n + 1:]:
                     if a in where and b in where:
                         pairs.setdefault((min(a, b), max(a, b), "conflict"), []).append(
-                            f"different {reason.evidence['type']}"
+                            _lower(reason.title)
                         )
     edges = []
     by_pair = {}
@@ -127,6 +130,11 @@ def _edge(x1, y1, x2, y2, kind, labels, offset):
         (label, n * LINE_HEIGHT - height // 2 + LINE_HEIGHT) for n, label in enumerate(labels)
     )
     return GraphEdge(path, kind, lines, round(mx), round(my), width, height)
+
+
+def _lower(label):
+    """'Loyalty card' -> 'loyalty card'; an acronym such as 'ID' keeps its case."""
+    return label if len(label) > 1 and label[1].isupper() else label[:1].lower() + label[1:]
 
 
 def _clip(text, length):

@@ -56,18 +56,20 @@ def candidate_json(candidate, state):
         "updatedAt": candidate.updated_at.isoformat(),
         "profileIds": sorted(profile.id for profile in state.profiles),
         "evidence": candidate.evidence,
-        "blockingReasons": [
-            {
-                "code": reason.code,
-                "title": reason.title,
-                "evidence": reason.evidence,
-                "rule": reason.rule,
-                "remedies": [
-                    {"code": r.code, "text": r.text, "permission": r.permission}
-                    for r in reason.remedies
-                ],
-            }
-            for reason in blocking_reasons(state)
+        "blockingReasons": [reason_json(reason) for reason in blocking_reasons(state)],
+    }
+
+
+def reason_json(reason):
+    """A BlockingReason as the API gives it."""
+    return {
+        "code": reason.code,
+        "title": reason.title,
+        "evidence": reason.evidence,
+        "rule": reason.rule,
+        "remedies": [
+            {"code": r.code, "text": r.text, "permission": r.permission}
+            for r in reason.remedies
         ],
     }
 
@@ -77,7 +79,7 @@ def candidate_json(candidate, state):
 
 def candidate_queue():
     """The queue's rows before filtering: CandidateFilterSet narrows and sorts this."""
-    return DuplicateCandidate.objects.select_related("assignee")
+    return DuplicateCandidate.objects.select_related("assignee", "dismissed_by")
 
 
 @dataclass
@@ -359,6 +361,46 @@ def candidate_review(candidate):
     """Everything the side-by-side review shows, in a fixed number of queries."""
     state = group_states([candidate.pk])[candidate.pk]
     ids = [p.id for p in state.profiles]
+    columns, identifiers = profile_columns(ids)
+    types = {i.type.key: (i.type.priority, i.type.label) for i in identifiers}
+    reasons = blocking_reasons(state)
+    return Review(
+        candidate=candidate,
+        columns=columns,
+        attributes=_attribute_rows(columns),
+        identifiers=_identifier_rows(ids, identifiers),
+        panels=[_panel(reason, identifiers, columns) for reason in reasons],
+        evidence=[(evidence_summary(item, types), item) for item in candidate.evidence],
+        graph=link_picture(
+            [(column.profile.pk, column.name) for column in columns], candidate.evidence, reasons,
+            labels={key: label for key, (_, label) in types.items()},
+        ),
+        shared=_shared(identifiers),
+    )
+
+
+@dataclass
+class SideBySide:
+    """Profiles side by side, as the review page shows them (also the "why not?" page)."""
+
+    columns: list  # of ProfileColumn
+    attributes: list  # of CompareRow, cells {"v", "t"} or None
+    identifiers: list  # of CompareRow, cells [Identifier]
+    panels: list  # of ReasonPanel
+    shared: set  # ids of identifiers whose value two or more of the profiles hold
+
+
+def side_by_side(ids, reasons):
+    """The profiles `ids` side by side, with a panel per blocking reason of `reasons`."""
+    columns, identifiers = profile_columns(ids)
+    return SideBySide(
+        columns, _attribute_rows(columns), _identifier_rows(ids, identifiers),
+        [_panel(reason, identifiers, columns) for reason in reasons], _shared(identifiers),
+    )
+
+
+def profile_columns(ids):
+    """(a ProfileColumn per id, every Identifier of them by type): four queries."""
     profiles = {p.pk: p for p in Profile.objects.filter(pk__in=ids)}
     identifiers = list(
         Identifier.objects.filter(profile_id__in=ids).select_related("type").order_by(
@@ -378,20 +420,7 @@ def candidate_review(candidate):
         ProfileColumn(profiles[pk], _name(profiles[pk]), counts.get(pk, 0), last_events.get(pk))
         for pk in ids
     ]
-    types = {i.type.key: (i.type.priority, i.type.label) for i in identifiers}
-    reasons = blocking_reasons(state)
-    return Review(
-        candidate=candidate,
-        columns=columns,
-        attributes=_attribute_rows(columns),
-        identifiers=_identifier_rows(ids, identifiers),
-        panels=[_panel(reason, identifiers, columns) for reason in reasons],
-        evidence=[(evidence_summary(item, types), item) for item in candidate.evidence],
-        graph=link_picture(
-            [(column.profile.pk, column.name) for column in columns], candidate.evidence, reasons
-        ),
-        shared=_shared(identifiers),
-    )
+    return columns, identifiers
 
 
 def _name(profile):

@@ -39,9 +39,9 @@ def detect_all(*, config=CONFIG, progress=None):
     """Full detection over every active profile; returns figures of the run."""
     progress = progress or (lambda stage, percent: None)
     progress("shared values", 5)
-    shared, junk = _shared_value_edges(config, None)
+    shared, junk = shared_value_edges(config, None)
     progress("identity collisions", 25)
-    collisions = _collision_edges(config, None)
+    collisions = collision_edges(config, None)
     progress("similar people", 35)
     similar = _similar_people_edges(config, None)
     progress("grouping", 75)
@@ -66,9 +66,9 @@ def detect_for_profiles(profile_ids, *, config=CONFIG):
     edges = {}
     junk = {}
     while frontier and len(component) <= MAX_COMPONENT:
-        shared, found_junk = _shared_value_edges(config, sorted(frontier))
+        shared, found_junk = shared_value_edges(config, sorted(frontier))
         junk.update(found_junk)
-        found = [*shared, *_collision_edges(config, sorted(frontier)),
+        found = [*shared, *collision_edges(config, sorted(frontier)),
                  *_similar_people_edges(config, sorted(frontier))]
         for edge in found:
             edges[_edge_key(edge)] = edge
@@ -94,7 +94,7 @@ def _lock():
 # -- edges -----------------------------------------------------------------------------------------
 
 
-def _shared_value_edges(config, profile_ids):
+def shared_value_edges(config, profile_ids):
     """Edges (a, b, score, evidence) of shared matchable values, and the junk values found."""
     restrict = ""
     params = {"junk": config.junk_limit}
@@ -136,7 +136,7 @@ def _shared_value_edges(config, profile_ids):
     return edges, junk
 
 
-def _collision_edges(config, profile_ids):
+def collision_edges(config, profile_ids):
     restrict = ""
     params = {}
     if profile_ids is not None:
@@ -172,13 +172,20 @@ def _similar_people_edges(config, profile_ids):
     rows = (stream(sql, params) if profile_ids is not None
             else copy_out(sql, params, SIMILAR_PEOPLE_TYPES))
     for row in rows:
-        a, b, score = row[0], row[1], round(row[2], 2)
-        comparisons = tuple(
-            shared.setdefault(value, value)
-            for value in (round(v, 2) if isinstance(v, float) else v for v in row[3:])
-        )
-        edges.append((a, b, score, SimilarPair(a, b, score, comparisons)))
+        pair = similar_pair(row, shared)
+        edges.append((pair[0], pair[1], pair[2], pair))
     return edges
+
+
+def similar_pair(row, shared=None):
+    """The SimilarPair of a row of similar_people_sql (or pair_comparison_sql): weights to two
+    decimals; values equal to one in `shared` (a dict) are that one object."""
+    shared = {} if shared is None else shared
+    comparisons = tuple(
+        shared.setdefault(value, value)
+        for value in (round(v, 2) if isinstance(v, float) else v for v in row[3:])
+    )
+    return SimilarPair(row[0], row[1], round(row[2], 2), comparisons)
 
 
 def similar_people_sql(config, profile_ids):
@@ -192,10 +199,36 @@ def similar_people_sql(config, profile_ids):
     full = profile_ids is None
     if not full:
         params["ids"] = profile_ids
+    pairs = " UNION ".join(select for _, select in linkage_selects(config, full=full))
+    return scored_pairs_sql(config, pairs, full=full, threshold=config.threshold), params
+
+
+def pair_comparison_sql(config, a, b):
+    """The two statements "why not?" runs for one pair (identity.matching.compare), built by
+    the code detection runs, restricted to the pair and at any score:
+
+    - the linkage keys that bring `a` and `b` together: each key's join of an incremental run
+      for `a`, kept where it reaches `b` (one row per key, its position in config.linkage_keys);
+    - the pair's comparison row, as similar_people_sql's rows, whatever its score.
+    """
+    params = {"max_block": config.max_block_size, "min_u": config.min_u, "ids": [a],
+              "lo": min(a, b), "hi": max(a, b)}
+    keys = " UNION ALL ".join(
+        f"SELECT {position} FROM ({select}) found WHERE found.a = %(lo)s AND found.b = %(hi)s"
+        for position, (_, select) in enumerate(linkage_selects(config, full=False))
+    )
+    pair = "SELECT %(lo)s::bigint AS a, %(hi)s::bigint AS b"
+    return keys, scored_pairs_sql(config, pair, full=False, threshold=None), params
+
+
+def linkage_selects(config, *, full):
+    """(LinkageKey, SELECT a, b) for each linkage key: the pairs agreeing on its columns, in
+    blocks of at most max_block_size profiles. Incremental (not `full`): pairs of the profiles
+    in %(ids)s with any profile."""
     side_a = ("identity_profilefeatures" if full else
               "(SELECT * FROM identity_profilefeatures WHERE profile_id = ANY(%(ids)s))")
     order = "a.profile_id < b.profile_id" if full else "a.profile_id <> b.profile_id"
-    pair_selects = []
+    selects = []
     for key in config.linkage_keys:
         columns = key.columns
         present = " AND ".join(f"a.{c} IS NOT NULL" for c in columns)
@@ -219,12 +252,19 @@ def similar_people_sql(config, profile_ids):
                 guard = f"""JOIN LATERAL (SELECT count(*) AS n FROM (
                                 SELECT 1 FROM identity_profilefeatures f WHERE {same}
                                 LIMIT %(max_block)s + 1) s) blk ON blk.n <= %(max_block)s"""
-        pair_selects.append(f"""
+        selects.append((key, f"""
             SELECT LEAST(a.profile_id, b.profile_id) AS a,
                    GREATEST(a.profile_id, b.profile_id) AS b
             FROM {side_a} a {guard}
             JOIN identity_profilefeatures b ON {on} AND {order}
-            WHERE {present}""")
+            WHERE {present}"""))
+    return selects
+
+
+def scored_pairs_sql(config, pairs, *, full, threshold):
+    """Each pair of the statement `pairs` (a, b) with its score, then each compared field's
+    level, weight and two values (SIMILAR_PEOPLE_TYPES); those scoring under `threshold` are
+    left out (None: none is)."""
     if full:
         frequencies = "".join(f"""
             LEFT JOIN (SELECT {column}, count(*)::float AS n FROM identity_profilefeatures
@@ -241,7 +281,8 @@ def similar_people_sql(config, profile_ids):
         f"{level}, {weight}, fa.{name}, fb.{name}"
         for name, (level, weight) in zip(COMPARED_FIELDS, comparisons, strict=True)
     )
-    sql = f"""
+    kept = "" if threshold is None else f"WHERE score >= {threshold}"
+    return f"""
         WITH population AS (
             SELECT GREATEST(CASE WHEN counted.n < {EXACT_POPULATION} THEN counted.n
                                  ELSE GREATEST(c.reltuples, counted.n) END, 1)::float AS n
@@ -250,7 +291,7 @@ def similar_people_sql(config, profile_ids):
                  pg_class c
             WHERE c.oid = 'identity_profilefeatures'::regclass
         ),
-        pairs AS ({" UNION ".join(pair_selects)})
+        pairs AS ({pairs})
         SELECT * FROM (
             SELECT p.a, p.b, {score} AS score, {columns}
             FROM pairs p
@@ -263,9 +304,8 @@ def similar_people_sql(config, profile_ids):
             ) sw
             {frequencies}
         ) scored
-        WHERE score >= {config.threshold}
+        {kept}
     """
-    return sql, params
 
 
 def _frequency_agree(name, weights):

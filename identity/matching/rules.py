@@ -219,6 +219,15 @@ def _fold_keep_digits(text):
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
+# The longest value of each matching field (ProfileFeatures' columns): writes refuse an attribute
+# longer than this (identity.writing.parsing), and a normalised value that still exceeds it (a
+# character that decomposes into several) is not matched on, never cut short.
+FEATURE_MAX_LENGTHS = {
+    "first_name": 100, "first_canon": 100, "last_name": 100, "postcode": 20, "city": 100,
+    "street": 200,
+}
+
+
 def match_features(attributes):
     """The matching fields of a profile's attributes ({"name": {"v", "t"}}), normalised."""
     first = _fold(_text(attributes, "first_name") or "") or None
@@ -226,7 +235,7 @@ def match_features(attributes):
     postcode = _text(attributes, "postcode")
     city = _text(attributes, "city")
     street = _text(attributes, "street")
-    return {
+    features = {
         "first_name": first,
         "first_canon": CANONICAL_FIRST_NAME.get(first, first) if first else None,
         "last_name": last,
@@ -235,6 +244,10 @@ def match_features(attributes):
         "city": _fold(city) or None if city else None,
         "street": normalise_street(street) if street else None,
     }
+    for name, longest in FEATURE_MAX_LENGTHS.items():
+        if features[name] is not None and len(features[name]) > longest:
+            features[name] = None
+    return features
 
 
 # -- grouping -------------------------------------------------------------------------------------

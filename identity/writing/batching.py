@@ -2,8 +2,8 @@
 
 A write's cost is mostly per transaction (BEGIN, the lock and load queries, COPY, COMMIT, the
 detection queueing), not per row: `resolve_writes` does a batch of a thousand imported rows
-at a fraction of a thousand single writes. So the upsert view of a threaded server (gunicorn
-gthread) hands its parsed write to the process's `group_commit`:
+at a fraction of a thousand single writes. So the upsert view of a threaded server (granian's
+WSGI threads, gunicorn gthread) hands its parsed write to the process's `group_commit`:
 
 - a request announces itself when its view starts (`arrival()`), and submits its write once
   parsed (validation errors, 400, never join a batch);

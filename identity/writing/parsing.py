@@ -9,16 +9,20 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from identity.matching.rules import FEATURE_MAX_LENGTHS
 from identity.normalisers import InvalidValue, normalise
 
 ATTRIBUTE_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 MAX_VALUE_LENGTH = 1000
 MAX_SOURCE_LENGTH = 100
+# A write observed later than this ahead of the server's clock is refused: last-write-wins would
+# keep its values against every later write until that time came.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class InvalidWrite(Exception):
@@ -51,14 +55,45 @@ class Write:
 
 def observed_time(value):
     """The write's observedAt as an aware UTC datetime; naive times are taken as UTC."""
+    now = timezone.now()
     if value is None:
-        return timezone.now()
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+        return now
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is not None:
+            if timezone.is_naive(parsed):
+                parsed = parsed.replace(tzinfo=UTC)
+            parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # 2026-02-30, T25:00, +25:00, beyond year 9999
+        parsed = None
     if parsed is None:
-        raise InvalidWrite("observedAt", f"{value!r} is not an ISO 8601 date and time")
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        raise InvalidWrite("observedAt", f"{_shown(value)} is not a valid ISO 8601 date and time")
+    if parsed > now + MAX_CLOCK_SKEW:
+        raise InvalidWrite(
+            "observedAt", f"{value} is in the future: a write is observed at most "
+                          f"{MAX_CLOCK_SKEW.seconds // 60} minutes ahead of the server's clock",
+        )
+    return parsed
+
+
+def _shown(value):
+    """A value as an error message shows it: short, and printable whatever it holds."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_text(where, value):
+    """Refuse text PostgreSQL cannot store (NUL, lone surrogates) with the field named."""
+    if "\x00" in value:
+        raise InvalidWrite(where, "the value contains a NUL character")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise InvalidWrite(
+                where, "the value is not valid Unicode text (a lone surrogate)"
+            ) from None
+    return value
 
 
 def parse_write(payload, *, types, source=""):
@@ -93,6 +128,7 @@ def parse_write(payload, *, types, source=""):
     source = payload.get("source", source) or ""
     if not isinstance(source, str) or len(source) > MAX_SOURCE_LENGTH:
         raise InvalidWrite("source", f"source is text of at most {MAX_SOURCE_LENGTH} characters")
+    check_text("source", source)
 
     identifiers = []
     attributes = {}
@@ -106,6 +142,9 @@ def parse_write(payload, *, types, source=""):
             )
         else:
             attributes[name] = _attribute_value(where, value)
+            longest = FEATURE_MAX_LENGTHS.get(name)
+            if longest and isinstance(value, str) and len(value) > longest:
+                raise InvalidWrite(where, f"{name} is matched on: at most {longest} characters")
 
     return Write(
         identifiers=tuple(identifiers),
@@ -129,10 +168,12 @@ def _identifier_values(where, type_, value, grants_access):
         at = f"{where}[{index}]" if isinstance(value, list) else where
         if raw is None:
             raise InvalidWrite(at, "an identifier cannot be null: leave it out")
-        if isinstance(raw, str) and len(raw) > MAX_VALUE_LENGTH:
-            raise InvalidWrite(at, f"the value is longer than {MAX_VALUE_LENGTH} characters")
-        if isinstance(raw, str) and "\x00" in raw:
-            raise InvalidWrite(at, "the value contains a NUL character")
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            raw = str(raw)  # JSON numbers have at most 4,300 digits (Python's limit)
+        if isinstance(raw, str):
+            if len(raw) > MAX_VALUE_LENGTH:
+                raise InvalidWrite(at, f"the value is longer than {MAX_VALUE_LENGTH} characters")
+            check_text(at, raw)
         try:
             normalised = normalise(type_.normaliser, raw)
         except InvalidValue as error:
@@ -148,8 +189,7 @@ def _attribute_value(where, value):
     if isinstance(value, str):
         if len(value) > MAX_VALUE_LENGTH:
             raise InvalidWrite(where, f"the value is longer than {MAX_VALUE_LENGTH} characters")
-        if "\x00" in value:
-            raise InvalidWrite(where, "the value contains a NUL character")
+        check_text(where, value)
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidWrite(where, "the number is not finite")
     return value

@@ -19,12 +19,13 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from identity import hooks
 from identity.candidates.lifecycle import open_collision_candidate
 from identity.changes import profiles_changed
 from identity.locks import lock_key
@@ -188,6 +189,9 @@ def resolve_writes(writes, *, on_commit=None, expected=None):
                     batch.touched_ids, in_candidates=batch.profiles_in_candidates(),
                     features_written=True,
                 )
+                links = batch.automatic_merge_links()
+                if links:  # SPEC 3: merged automatically when nothing blocks (merges decides)
+                    transaction.on_commit(partial(hooks.profiles_linked, links))
                 return results
         except (_Retry, IntegrityError, OperationalError) as error:
             if isinstance(error, OperationalError) and not _is_lock_conflict(error):
@@ -528,6 +532,14 @@ class _Batch:
             | {i.profile.id for i in self.new_identifiers}
             | self._collided_ids()
         )
+
+    def automatic_merge_links(self):
+        """[candidate id, target, holder] for each collision on an auto-merge type: the holder
+        is to fold into the write's target (an anonymous profile into the known one)."""
+        return [
+            [conflict.candidate_id, target.id, holder.id]
+            for target, holder, type_, _, _, conflict in self.collisions if type_.auto_merge
+        ]
 
     def _collided_ids(self):
         return {p.id for target, holder, *_ in self.collisions for p in (target, holder)}

@@ -1,5 +1,6 @@
-// The queue's bulk selection: "select all" and the count of selected rows. Delegated from the
-// document, so it keeps working after htmx swaps the results.
+// The queue's bulk selection: "select all" and the count of selected rows, and the filter form
+// kept in step with the address. Delegated from the document, so it keeps working after htmx
+// swaps the results.
 (function () {
   "use strict";
 
@@ -31,4 +32,19 @@
   });
   document.addEventListener("DOMContentLoaded", update);
   document.addEventListener("htmx:afterSettle", update);
+
+  // A column header or pager link swaps the results only: the filter form then follows the new
+  // address (the sort above all), so that the next filter change keeps the order chosen.
+  document.addEventListener("htmx:pushedIntoHistory", function () {
+    var form = document.getElementById("queue-filters");
+    if (!form) {
+      return;
+    }
+    new URLSearchParams(window.location.search).forEach(function (value, name) {
+      var field = form.elements.namedItem(name);
+      if (field && !(field instanceof RadioNodeList) && field.value !== value) {
+        field.value = value;
+      }
+    });
+  });
 })();

@@ -25,9 +25,9 @@ def test_a_steward_reviews_a_blocked_group_and_dismisses_another(
     rows = page.locator("table.queue tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Maria Garcia")
-    expect(rows.first).to_contain_text("unique_id_conflict")
+    expect(rows.first).to_contain_text("Different unique IDs")
 
-    rows.first.get_by_role("link", name=f"#{console.garcias.pk}").click()
+    rows.first.get_by_role("link", name=f"Candidate {console.garcias.pk}").click()
 
     expect(page).to_have_url(re.compile(rf"/queue/{console.garcias.pk}/\?.*blocked=yes"))
     conflict = page.locator('[data-code="unique_id_conflict"]')
@@ -40,6 +40,7 @@ def test_a_steward_reviews_a_blocked_group_and_dismisses_another(
     expect(conflict.locator(".remedies")).to_contain_text("Merge anyway")
     expect(page.locator("#merge-button")).to_be_disabled()
     expect(page.locator("#group-graph")).to_contain_text("phone: +12125550142")
+    expect(page.locator("#group-graph")).to_contain_text("different loyalty cards")
 
     page.goto(f"{live_server.url}/queue/{console.okafors.pk}/")
     page.get_by_text("Not a duplicate…").click()
@@ -47,7 +48,7 @@ def test_a_steward_reviews_a_blocked_group_and_dismisses_another(
     page.get_by_role("button", name="Dismiss: not a duplicate").click()
 
     expect(page.locator("#messages")).to_contain_text(
-        f"Suspected duplicate #{console.okafors.pk} dismissed"
+        f"Candidate {console.okafors.pk} dismissed"
     )
     page.goto(f"{live_server.url}/queue/")
     expect(page.locator(f"#candidate-{console.garcias.pk}")).to_be_visible()
@@ -64,7 +65,7 @@ def test_a_steward_dismisses_from_the_queue_in_bulk_without_leaving_it(
     page.goto(f"{live_server.url}/queue/?sort=score")
     page.evaluate("window.stayedOnThePage = true")
 
-    page.get_by_label(f"Select suspected duplicate #{console.does.pk}").check()
+    page.get_by_label(f"Select candidate {console.does.pk}").check()
     expect(page.locator("#bulk-count")).to_have_text("1 selected")
     page.get_by_label("Not a duplicate, for the selected rows").fill("twins")
     page.get_by_role("button", name="Dismiss selected").click()
@@ -165,7 +166,7 @@ def test_search_finds_a_profile_by_an_email_typed_carelessly(live_server, log_in
 
     results = page.locator("#search-results table")
     expect(results).to_contain_text("Email: jane@example.com")
-    expect(results).to_contain_text(f"#{console.jane}")
+    expect(results).to_contain_text(f"Profile {console.jane}")
     expect(page).to_have_url(re.compile(r"/profiles/\?q=(%20|\+)JANE%40example.com"))
 
 

@@ -25,33 +25,6 @@ def candidate_of(*profile_ids):
 
 
 @pytest.fixture
-def household(db):
-    """Maria and Carlos Garcia: one landline, each their own loyalty card (blocked)."""
-    maria = write(
-        {"email": "maria.garcia@example.com", "phone": "(212) 555-0142",
-         "loyalty_card": "LC-40017", "first_name": "Maria", "last_name": "Garcia",
-         "city": "New York"},
-        "email", accessContacts=["email"], source="webshop",
-    ).profile_id
-    carlos = write(
-        {"loyalty_card": "LC-40018", "phone": "+1 212 555 0142", "first_name": "Carlos",
-         "last_name": "Garcia", "city": "New York"},
-        "loyalty_card", accessContacts=["loyalty_card"], source="till",
-    ).profile_id
-    return maria, carlos
-
-
-@pytest.fixture
-def ken(db):
-    """Ken Okafor by phone at the till and by email online: one person (not blocked)."""
-    online = write({"phone": "646.555.0199", "email": "ken.okafor@example.com",
-                    "first_name": "Ken", "last_name": "Okafor"}, "email").profile_id
-    till = write({"customer_id": "C-1004", "phone": "+16465550199", "first_name": "Kenneth",
-                  "last_name": "Okafor"}, "customer_id").profile_id
-    return online, till
-
-
-@pytest.fixture
 def smithsons(db):
     """Jon and John Smithson: no identifier in common, similar people (among 100 others)."""
     population()

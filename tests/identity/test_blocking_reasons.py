@@ -69,7 +69,7 @@ def test_different_loyalty_cards_block_the_merge():
         "profiles": [{"profile": 1, "values": ["L-1"]}, {"profile": 2, "values": ["L-2"]}],
     }
     assert reason.rule == (
-        "loyalty_card is a 'do not merge' type: profiles holding different values are never "
+        "Loyalty card is a 'do not merge' type: profiles holding different values are never "
         "merged without an override."
     )
     assert [remedy.code for remedy in reason.remedies] == [

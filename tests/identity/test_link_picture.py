@@ -12,7 +12,7 @@ def test_a_pair_sharing_a_phone_is_two_profiles_joined_by_a_labelled_line():
     )
 
     assert [(node.label, node.kind, node.profile_id) for node in picture.nodes] == [
-        ("#1", "profile", 1), ("#2", "profile", 2),
+        ("profile 1", "profile", 1), ("profile 2", "profile", 2),
     ]
     [edge] = picture.edges
     assert edge.kind == "shared_value"
@@ -49,3 +49,18 @@ def test_two_kinds_of_link_between_one_pair_bend_apart():
     assert sorted(" Q" in edge.path for edge in picture.edges) == [False, True, True]
     assert len({edge.path for edge in picture.edges}) == 3
     assert len({edge.label_y for edge in picture.edges}) == 3
+
+
+def test_lines_name_identifier_types_by_their_labels_not_their_keys():
+    picture = link_picture(
+        [(1, "A"), (2, "B")],
+        [{"rule": "collision", "type": "anonymous_id", "value": "anon-7", "profiles": [1, 2]}],
+        [BlockingReason(
+            code=UNIQUE_ID_CONFLICT, title="Different loyalty cards", rule="", remedies=(),
+            evidence={"type": "loyalty_card", "profiles": [{"profile": 1}, {"profile": 2}]},
+        )],
+        labels={"anonymous_id": "Anonymous ID", "loyalty_card": "Loyalty card"},
+    )
+
+    texts = sorted(text for edge in picture.edges for text, _ in edge.labels)
+    assert texts == ["collision on anonymous ID: anon-7", "different loyalty cards"]

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -51,7 +52,7 @@ def test_the_queue_shows_names_identifiers_evidence_score_and_the_blocked_badge(
     assert "Maria Garcia" in page and "Carlos Garcia" in page and "Kenneth Okafor" in page
     assert "LC-40017" in page and "+12125550142" in page
     assert "Shared phone" in page
-    assert "Blocked" in page and "unique_id_conflict" in page
+    assert "Blocked" in page and "Different unique IDs" in page
     assert "Not blocked" in page
     household_row = next(row for row in response.context["rows"] if row.reasons)
     assert household_row.codes == ["unique_id_conflict", "access_contact_mismatch"]
@@ -195,6 +196,24 @@ def test_paging_links_keep_the_filters(client, viewer):
     assert "blocked=no" in next_link and "size=25" in next_link and "after=" in next_link
 
 
+def test_column_headers_sort_and_keep_the_filters(client, viewer, household, ken):
+    detect()
+    client.force_login(viewer)
+
+    page = client.get("/queue/?blocked=no&evidence=shared_value&after=x~1").content.decode()
+
+    links = {
+        text: href for href, text in re.findall(r'<a href="([^"]*)"[^>]*>(Score|Age)[^<]*</a>',
+                                                page)
+    }
+    assert links["Score"] == "?blocked=no&amp;evidence=shared_value&amp;sort=score"
+    assert links["Age"] == "?blocked=no&amp;evidence=shared_value&amp;sort=oldest"
+    assert "??" not in page
+    sorted_page = client.get("/queue/" + links["Score"].replace("&amp;", "&"))
+    assert sorted_page.context["filterset"].sort_key == "score"
+    assert sorted_page.context["filterset"].data["blocked"] == "no"
+
+
 def test_an_htmx_filter_change_gets_only_the_results_and_the_form_pushes_the_url(
     client, viewer, household
 ):
@@ -228,11 +247,11 @@ def test_the_queue_page_takes_the_same_queries_for_1_and_50_rows(
     detect()
     client.force_login(viewer)
 
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(15):
         one = client.get("/queue/?size=50")
     phone_pairs(49, start=1)
     detect()
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(15):
         fifty = client.get("/queue/?size=50")
 
     assert len(listed(one)) == 1 and len(listed(fifty)) == 50

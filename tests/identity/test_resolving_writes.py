@@ -273,7 +273,7 @@ def test_writes_at_the_same_moment_settle_on_the_same_value_in_any_order():
         ({"record": {"email": "a@example.com", "customer_id": ["C1", "C2"]},
           "matchKey": "email"}, "record.customer_id", "not a list"),
         ({"record": {"email": "a@example.com"}, "matchKey": "email", "observedAt": "yesterday"},
-         "observedAt", "not an ISO 8601"),
+         "observedAt", "not a valid ISO 8601"),
     ],
 )
 def test_an_invalid_write_names_the_field_and_writes_nothing(payload, field, message):

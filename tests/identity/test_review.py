@@ -89,7 +89,7 @@ def test_similar_people_evidence_shows_each_fields_level_weight_and_values(
     page = client.get(f"/queue/{candidate_of(*smithsons).pk}/").content.decode()
 
     assert "Similar people, score" in page
-    assert re.search(r"<td>first_name</td><td><span class=\"level\">nickname</span></td>"
+    assert re.search(r"<td>first name</td><td><span class=\"level\">nickname</span></td>"
                      r"<td class=\"num\">[\d.]+</td><td>jon</td><td>john</td>", page)
     assert "02108" in page and "02180" in page
 
@@ -105,11 +105,12 @@ def test_the_unique_id_conflict_panel_shows_both_cards_the_rule_and_the_remedies
     conflict = panel(page, "unique_id_conflict")
     assert "Different loyalty cards" in conflict
     assert "LC-40017" in conflict and "LC-40018" in conflict
-    assert "loyalty_card is a &#x27;do not merge&#x27; type" in conflict
+    assert "Loyalty card is a &#x27;do not merge&#x27; type" in conflict
     assert "Clear the loyalty card on the profile it does not belong to" in conflict
     assert "Merge anyway" in conflict
     assert conflict.count("/remove/") == 2 and conflict.count("/edit/") == 2
-    assert "Needs merges.override_blocking_reason" in conflict
+    assert "Needs the permission “Can merge a blocked group, acknowledging each reason”" in conflict
+    assert '<small class="code">merges.override_blocking_reason</small>' in conflict
     mismatch = panel(page, "access_contact_mismatch")
     assert "maria.garcia@example.com" in mismatch and "LC-40018" in mismatch
 
@@ -121,7 +122,7 @@ def test_a_steward_sees_the_merge_button_disabled_with_the_reason(client, stewar
     page = client.get(f"/queue/{candidate_of(*household).pk}/").content.decode()
 
     assert re.search(r'<button type="button" class="primary" id="merge-button" disabled', page)
-    assert "Blocked by unique_id_conflict, access_contact_mismatch" in page
+    assert "Blocked by different unique IDs, different access contacts" in page
     assert "Identifier type settings" not in page
 
 
@@ -134,10 +135,11 @@ def test_a_senior_steward_may_merge_anyway_and_change_the_type_setting(client, s
     page = client.get(f"/queue/{garcias.pk}/").content.decode()
 
     conflict = panel(page, "unique_id_conflict")
-    assert 'href="/settings/identifier-types/">Identifier type settings' in conflict
+    assert ('href="/settings/identifier-types/loyalty_card/">Loyalty card settings, with an impact '
+            'preview' in conflict)
     assert f'href="/queue/{garcias.pk}/merge/">Merge anyway' in conflict
     assert re.search(rf'<a class="button warning" id="merge-button" href="/queue/{garcias.pk}'
-                     r'/merge/">Merge anyway', page)
+                     r'/merge/"[^>]*>Merge anyway', page)
 
 
 def test_an_unblocked_group_has_an_enabled_merge_button(client, steward, ken):
@@ -147,7 +149,7 @@ def test_an_unblocked_group_has_an_enabled_merge_button(client, steward, ken):
 
     page = client.get(f"/queue/{okafors.pk}/").content.decode()
 
-    assert f'id="merge-button" href="/queue/{okafors.pk}/merge/">Merge' in page
+    assert re.search(rf'id="merge-button" href="/queue/{okafors.pk}/merge/"[^>]*>Merge', page)
     assert "Why this merge is blocked" not in page
 
 
@@ -160,7 +162,7 @@ def test_a_viewer_sees_no_action_buttons_on_the_review_page(client, viewer, hous
     assert "merge-button" not in page
     assert "/claim/" not in page and "/dismiss/" not in page
     assert "/remove/" not in page and "/edit/" not in page
-    assert "Needs identity.change_identifier" in page
+    assert "Needs the permission “Can change identifier”" in page
 
 
 def test_the_group_is_drawn_as_svg_with_profiles_and_labelled_shared_values(
@@ -173,9 +175,9 @@ def test_the_group_is_drawn_as_svg_with_profiles_and_labelled_shared_values(
     page = client.get(f"/queue/{candidate_of(*household).pk}/").content.decode()
 
     svg = page.split('<svg class="graph"', 1)[1].split("</svg>", 1)[0]
-    assert f">#{maria}</text>" in svg and f">#{carlos}</text>" in svg
+    assert f">{maria}</tspan>" in svg and f">{carlos}</tspan>" in svg
     assert "phone: +12125550142" in svg
-    assert "different loyalty_card" in svg
+    assert "different loyalty cards" in svg
     assert svg.count('class="edge edge-') == 2
 
 
@@ -400,7 +402,7 @@ def test_a_merged_profile_in_the_group_shows_the_inactive_profile_panel(client, 
     page = client.get(f"/queue/{candidate_of(*household).pk}/").content.decode()
 
     inactive = panel(page, "inactive_profile")
-    assert f"Profile #{carlos} is a tombstone merged into" in inactive
+    assert f"Profile {carlos} is a tombstone merged into" in inactive
     assert f'href="/profiles/{survivor}/"' in inactive
 
 
@@ -429,7 +431,7 @@ def test_a_merge_in_progress_panel_names_the_job(client, viewer, ken):
 
     page = client.get(f"/queue/{candidate_of(*ken).pk}/").content.decode()
 
-    assert f"Merge job #{job.pk} is queued" in panel(page, "merge_in_progress")
+    assert f"Merge job {job.pk} is queued" in panel(page, "merge_in_progress")
 
 
 def test_the_merge_page_is_for_those_who_may_merge(client, viewer, steward, ken):
@@ -459,7 +461,7 @@ def test_the_review_page_takes_a_fixed_number_of_queries(
     trio = DuplicateCandidate.objects.exclude(pk=pair.pk).get()
     client.force_login(viewer)
 
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(18):
         client.get(f"/queue/{pair.pk}/")
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(18):
         client.get(f"/queue/{trio.pk}/")

@@ -96,9 +96,9 @@ def test_search_takes_the_same_queries_for_1_and_50_results(client, viewer,
                "last_name": f"Quist{n}"}, "email")
     client.force_login(viewer)
 
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(12):
         one = client.get("/profiles/", {"q": "ann7@example.com"})
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(12):
         fifty = client.get("/profiles/", {"q": "Annabel"})
 
     assert len(found(one)) == 1 and len(found(fifty)) == 50
@@ -134,7 +134,7 @@ def test_a_merged_profile_id_lands_on_its_survivor_with_a_notice(client, viewer,
     response = client.get(f"/profiles/{tombstone}/", follow=True)
 
     assert response.redirect_chain == [(f"/profiles/{jane}/", 302)]
-    assert f"Profile #{tombstone} was merged into profile #{jane}" in response.content.decode()
+    assert f"Profile {tombstone} was merged into profile {jane}" in response.content.decode()
 
 
 def test_a_steward_may_edit_identifiers_on_the_profile_page_and_a_viewer_may_not(

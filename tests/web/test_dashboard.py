@@ -98,7 +98,7 @@ def test_the_dashboard_takes_a_fixed_number_of_queries(client, viewer, queue,
                                                        django_assert_num_queries):
     client.force_login(viewer)
 
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(14):
         client.get("/")
 
 

@@ -7,10 +7,10 @@ def test_healthz_says_ok_when_database_redis_and_a_worker_answer(client, celery_
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {
-        "status": "ok",
-        "checks": {"database": True, "redis": True, "celery": True},
-    }
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"] == {"database": True, "redis": True, "celery": True}
+    assert body["audit"] == {"lastChecked": None, "lastResult": None, "lastPassed": None}
 
 
 def test_healthz_is_503_when_redis_is_unreachable(client, settings, celery_worker):

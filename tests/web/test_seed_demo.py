@@ -1,9 +1,15 @@
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from identity.models import DuplicateCandidate, Identifier, IdentityConflict, JunkValue
 from profiles.models import Profile, ProfileEvent
+
+
+def login_request():
+    """Login throttling (django-axes) needs the request a password comes with."""
+    return RequestFactory().post("/accounts/login/")
 
 
 @pytest.mark.django_db
@@ -12,12 +18,12 @@ def test_seed_demo_creates_a_user_per_role_with_the_printed_password(capsys):
     printed = capsys.readouterr().out
     password = printed.rsplit("Password: ", 1)[1].strip()
 
-    steward = authenticate(username="steward", password=password)
-    admin = authenticate(username="admin", password=password)
-    viewer = authenticate(username="viewer", password=password)
+    steward = authenticate(login_request(), username="steward", password=password)
+    admin = authenticate(login_request(), username="admin", password=password)
+    viewer = authenticate(login_request(), username="viewer", password=password)
     assert steward.has_perm("identity.dismiss_candidate")
     assert not steward.has_perm("merges.override_blocking_reason")
-    assert authenticate(username="senior", password=password).has_perm(
+    assert authenticate(login_request(), username="senior", password=password).has_perm(
         "merges.override_blocking_reason"
     )
     assert admin.is_superuser and admin.is_staff
@@ -29,8 +35,9 @@ def test_seed_demo_twice_keeps_one_user_per_role(capsys):
     call_command("seed_demo", password="first-password-1")
     call_command("seed_demo", password="second-password-2")
 
-    assert authenticate(username="steward", password="second-password-2") is not None
-    assert authenticate(username="steward", password="first-password-1") is None
+    request = login_request()
+    assert authenticate(request, username="steward", password="second-password-2") is not None
+    assert authenticate(request, username="steward", password="first-password-1") is None
 
 
 @pytest.mark.django_db

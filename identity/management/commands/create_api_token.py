@@ -1,3 +1,4 @@
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from identity.api.tokens import create_api_token
@@ -9,8 +10,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="who or what uses the token, e.g. 'webshop'")
+        parser.add_argument(
+            "--user", help="the user the token acts for, with exactly that user's permissions; "
+                           "without it, an integration token that may write, look up and read",
+        )
 
-    def handle(self, *args, name, **options):
+    def handle(self, *args, name, user, **options):
         if ApiToken.objects.filter(name=name).exists():
             raise CommandError(f"a token named {name!r} exists already")
-        self.stdout.write(create_api_token(name=name))
+        acting_for = None
+        if user is not None:
+            acting_for = get_user_model().objects.filter(username=user, is_active=True).first()
+            if acting_for is None:
+                raise CommandError(f"there is no active user {user!r}")
+        self.stdout.write(create_api_token(name=name, user=acting_for))

@@ -1,3 +1,4 @@
+import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -20,7 +21,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, sync=False, no_wait=False, **options):
-        bar = tqdm(total=100, unit="%", desc="detecting", file=self.stderr._out)
+        bar = tqdm(
+            total=100, unit="%", desc="detecting", file=options.get("stderr") or sys.stderr
+        )
         if sync:
             run = DetectionRun.objects.create()
 

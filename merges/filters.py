@@ -1,0 +1,32 @@
+"""The merge job list's filters (SPEC 8: /merges/): status, who asked, since when, a profile."""
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from merges.models import MergeJob
+
+
+class MergeJobFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=MergeJob.Status.choices, label="Status")
+    requested_by = django_filters.ModelChoiceFilter(
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        label="Requested by", empty_label="anyone",
+    )
+    since = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label="Requested since",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    profile = django_filters.NumberFilter(method="filter_profile", label="Profile id",
+                                          min_value=1)
+
+    class Meta:
+        model = MergeJob
+        fields = ["status", "requested_by", "since", "profile"]
+
+    def filter_profile(self, queryset, name, value):
+        """Jobs whose survivor or merged profiles include this one."""
+        return queryset.filter(
+            Q(survivor_id=value) | Q(merged_profile_ids__contains=[int(value)])
+        )
