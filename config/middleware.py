@@ -1,7 +1,5 @@
 """Middleware of the whole project (not of one app)."""
 
-from django.utils.cache import add_never_cache_headers
-
 
 class NoStoreMiddleware:
     """Pages and API answers show personal data: no browser or shared cache may keep them.
@@ -14,5 +12,6 @@ class NoStoreMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        add_never_cache_headers(response)  # Cache-Control: max-age=0, no-cache, no-store, ...
+        if "Cache-Control" not in response:
+            response["Cache-Control"] = "no-store, private"
         return response
