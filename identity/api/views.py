@@ -104,6 +104,14 @@ def read_json(request):
         return None, api_error(400, "invalid_json", "the body is nested too deeply", "body")
 
 
+def read_json_object(request):
+    """The request's JSON body when it is an object, or an error response."""
+    payload, error = read_json(request)
+    if error is None and not isinstance(payload, dict):
+        error = api_error(400, "invalid", "the body is an object", "body")
+    return payload, error
+
+
 def group_committed(view):
     """Announce the request's write to the process's group commit (identity/writing/batching.py)
     as it comes in, so that a leader gathering a batch waits for it; `request.arrival` takes it."""
@@ -316,11 +324,9 @@ def identifier_type_detail(request, key):
         return _token_may(request, VIEW_TYPE) or JsonResponse(identifier_type_json(type_))
     if refused := _token_may(request, CHANGE_TYPE):
         return refused
-    payload, error = read_json(request)
+    payload, error = read_json_object(request)
     if error:
         return error
-    if not isinstance(payload, dict):
-        return api_error(400, "invalid", "the body is an object", "body")
     try:
         type_, jobs = change_identifier_type(
             identifier_type=type_, changes=payload.get("changes"),
@@ -342,11 +348,9 @@ def identifier_type_preview(request, key):
     type_, error = _type_or_404(key)
     if error:
         return error
-    payload, error = read_json(request)
+    payload, error = read_json_object(request)
     if error:
         return error
-    if not isinstance(payload, dict):
-        return api_error(400, "invalid", "the body is an object", "body")
     try:
         found = type_impact.preview(type_, payload.get("changes"))
     except (type_impact.InvalidChange, type_impact.ChangeRefused) as failed:
