@@ -21,7 +21,8 @@ from django.db import connection  # noqa: E402
 
 from config.celery import app as celery_app  # noqa: E402
 from merges import roles  # noqa: E402
-from tests.factories import write  # noqa: E402
+from tests.factories import population, write  # noqa: E402
+from tests.identity.conftest import detect  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "1"))
@@ -247,3 +248,17 @@ def ken(db):
     till = write({"customer_id": "C-1004", "phone": "+16465550199", "first_name": "Kenneth",
                   "last_name": "Okafor"}, "customer_id").profile_id
     return online, till
+
+
+@pytest.fixture
+def namesakes(db):
+    """Two Jon Smithsons, born in different years in different cities, among 100 others."""
+    population()
+    boston = write({"email": "jon.smithson@example.com", "first_name": "Jon",
+                    "last_name": "Smithson", "date_of_birth": "1984-07-12", "city": "Boston"},
+                   "email").profile_id
+    denver = write({"email": "j.smithson@example.org", "first_name": "Jon",
+                    "last_name": "Smithson", "date_of_birth": "1971-07-12", "city": "Denver"},
+                   "email").profile_id
+    detect()
+    return boston, denver

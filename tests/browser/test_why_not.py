@@ -9,8 +9,6 @@ from playwright.sync_api import expect
 
 from identity.models import DuplicateCandidate
 from tests.browser.conftest import _candidate_of
-from tests.factories import population, write
-from tests.identity.conftest import detect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 expect.set_options(timeout=10_000)
@@ -20,20 +18,6 @@ SHOTS = Path(__file__).resolve().parents[2] / ".var" / "screenshots"
 def shot(page, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
-
-
-@pytest.fixture
-def namesakes(db):
-    """Two Jon Smithsons, born in different years in different cities, among 100 others."""
-    population()
-    boston = write({"email": "jon.smithson@example.com", "first_name": "Jon",
-                    "last_name": "Smithson", "date_of_birth": "1984-07-12", "city": "Boston"},
-                   "email").profile_id
-    denver = write({"email": "j.smithson@example.org", "first_name": "Jon",
-                    "last_name": "Smithson", "date_of_birth": "1971-07-12", "city": "Denver"},
-                   "email").profile_id
-    detect()
-    return boston, denver
 
 
 def test_a_steward_asks_why_two_namesakes_are_not_suggested(

@@ -9,22 +9,8 @@ from identity.candidates.lifecycle import dismiss_candidate
 from identity.matching.compare import why_not
 from identity.matching.rules import CONFIG
 from profiles.models import Profile
-from tests.factories import make_token, population, write
+from tests.factories import make_token, write
 from tests.identity.conftest import candidate_of, detect
-
-
-@pytest.fixture
-def namesakes(db):
-    """Two Jon Smithsons born in different years in different cities, among 100 others."""
-    population()
-    boston = write({"email": "jon.smithson@example.com", "first_name": "Jon",
-                    "last_name": "Smithson", "date_of_birth": "1984-07-12", "city": "Boston"},
-                   "email").profile_id
-    denver = write({"email": "j.smithson@example.org", "first_name": "Jon",
-                    "last_name": "Smithson", "date_of_birth": "1971-07-12", "city": "Denver"},
-                   "email").profile_id
-    detect()
-    return boston, denver
 
 
 @pytest.fixture
