@@ -97,6 +97,11 @@ def test_keyset_pages_and_a_fixed_number_of_queries(client, viewer, history):
         client.get(f"/audit/?size=25&profile={history['till']}&since=2020-01-01")
     assert len(filtered) == counts[25] + 1  # the profile's merged profiles
 
+    first_page = client.get("/audit/?size=50&action=candidate.claimed")
+    first = rows(first_page)
+    assert f'href="?size=50&amp;action=candidate.claimed&amp;before={first[-1]}"' in (
+        first_page.content.decode()
+    )  # the pager keeps the filters, with one "?"
     first = rows(client.get("/audit/?size=50"))
     older = client.get(f"/audit/?size=50&before={first[-1]}")
     second = rows(older)
