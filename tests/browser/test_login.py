@@ -1,6 +1,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import PASSWORD
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -35,3 +37,22 @@ def test_htmx_is_loaded_and_sends_the_csrf_token(log_in, steward):
     assert page.evaluate("typeof htmx") == "object"
     headers = page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))")
     assert len(headers["X-CSRFToken"]) > 20
+
+
+def test_repeated_wrong_passwords_lock_the_login_out_with_a_clear_page(
+    live_server, page, steward, settings
+):
+    page.goto(f"{live_server.url}/accounts/login/")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        page.get_by_label("Username").fill("steward")
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_load_state()
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("steward")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_role("heading", name="Too many failed logins")).to_be_visible()
+    expect(page.get_by_text("ask an administrator to unlock")).to_be_visible()
