@@ -24,12 +24,11 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from benchmarks.database import PROJECT, bench_database, run_measured
+from benchmarks.database import PROJECT, bench_database, kept_database, run_measured
 
 NAME = "mergeguard_bench_audit"
 DEFAULT_ENTRIES = 1_000_000
@@ -67,7 +66,7 @@ def run(args):
     entries = args.rows or DEFAULT_ENTRIES
     reuse = os.environ.get("BENCH_REUSE") == "1"
     keep = reuse or os.environ.get("BENCH_KEEP") == "1"
-    if reuse and (env := _filled_before(entries)):
+    if reuse and (env := kept_database(NAME, "SELECT count(*) FROM merges_auditentry", entries)):
         print(f"reusing {NAME}: {entries:,} entries", flush=True)
         _measure_in(env, entries)
         return
@@ -79,21 +78,6 @@ def run(args):
         _measure_in(env, entries)
     if keep:
         print(f"kept database {NAME}: BENCH_REUSE=1 measures in it again", flush=True)
-
-
-def _filled_before(entries):
-    url = urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{NAME}"))
-    try:
-        with psycopg.connect(make_conninfo(url)) as conn:
-            count = conn.execute("SELECT count(*) FROM merges_auditentry").fetchone()[0]
-    except psycopg.Error:
-        return None
-    if count != entries:
-        return None
-    env = {**os.environ, "DATABASE_URL": url, "DETECT_ON_WRITE": "false",
-           "SECURE_SSL_REDIRECT": "false"}
-    env.pop("DEBUG", None)
-    return env
 
 
 def _measure_in(env, entries):

@@ -24,10 +24,7 @@ def bench_database(name, *, keep=False):
     and the demo's worker must never be handed its profile ids.
     """
     admin_url = os.environ["DATABASE_URL"]
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    env = {**os.environ, "DATABASE_URL": url, "DETECT_ON_WRITE": "false",
-           "SECURE_SSL_REDIRECT": "false"}
-    env.pop("DEBUG", None)
+    url, env = _bench_url_and_env(name)
     with psycopg.connect(make_conninfo(admin_url), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
@@ -38,6 +35,26 @@ def bench_database(name, *, keep=False):
         if not keep:
             with psycopg.connect(make_conninfo(admin_url), autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def kept_database(name, count_sql, expected):
+    """The environment for database `name` kept by an earlier run (BENCH_KEEP=1) when
+    `count_sql` there answers `expected` (it holds the same data set), else None."""
+    url, env = _bench_url_and_env(name)
+    try:
+        with psycopg.connect(make_conninfo(url)) as conn:
+            count = conn.execute(count_sql).fetchone()[0]
+    except psycopg.Error:
+        return None
+    return env if count == expected else None
+
+
+def _bench_url_and_env(name):
+    url = urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}"))
+    env = {**os.environ, "DATABASE_URL": url, "DETECT_ON_WRITE": "false",
+           "SECURE_SSL_REDIRECT": "false"}
+    env.pop("DEBUG", None)
+    return url, env
 
 
 def manage(env, *command):

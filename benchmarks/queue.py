@@ -18,12 +18,11 @@ import statistics
 import subprocess
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from benchmarks.database import PROJECT, bench_database
+from benchmarks.database import PROJECT, bench_database, kept_database
 
 NAME = "mergeguard_bench_queue"
 DEFAULT_PROFILES = 1_000_000
@@ -46,7 +45,7 @@ def run(args):
     profiles = args.rows or DEFAULT_PROFILES
     reuse = os.environ.get("BENCH_REUSE") == "1"
     keep = reuse or os.environ.get("BENCH_KEEP") == "1"
-    if reuse and (env := _filled_before(profiles)):
+    if reuse and (env := kept_database(NAME, "SELECT max(id) FROM profiles_profile", profiles)):
         print(f"reusing {NAME}: {profiles:,} profiles", flush=True)
         _measure_in(env)
         return
@@ -66,23 +65,6 @@ def _measure_in(env):
 
 def _candidates(profiles):
     return min(CANDIDATES, profiles // 10)
-
-
-def _filled_before(profiles):
-    """The environment for the kept database when it holds `profiles` profiles, else None."""
-    admin_url = os.environ["DATABASE_URL"]
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{NAME}"))
-    try:
-        with psycopg.connect(make_conninfo(url)) as conn:
-            count = conn.execute("SELECT max(id) FROM profiles_profile").fetchone()[0]
-    except psycopg.Error:
-        return None
-    if count != profiles:
-        return None
-    env = {**os.environ, "DATABASE_URL": url, "DETECT_ON_WRITE": "false",
-           "SECURE_SSL_REDIRECT": "false"}
-    env.pop("DEBUG", None)
-    return env
 
 
 def _fill(url, profiles):
