@@ -28,7 +28,13 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from benchmarks.database import PROJECT, bench_database, kept_database, run_measured
+from benchmarks.database import (
+    PROJECT,
+    bench_database,
+    kept_database,
+    logged_in_client,
+    run_measured,
+)
 
 NAME = "mergeguard_bench_audit"
 DEFAULT_ENTRIES = 1_000_000
@@ -169,22 +175,14 @@ def _measure():
     django.setup()
     import re
 
-    from django.conf import settings
-    from django.contrib.auth.models import Group, User
+    from django.contrib.auth.models import User
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     from merges.roles import VIEWER
 
-    settings.ALLOWED_HOSTS = ["testserver"]
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-    viewer, _ = User.objects.get_or_create(username="bench-viewer")
-    viewer.groups.add(Group.objects.get(name=VIEWER))
     actor = User.objects.get(username="steward3").pk
-    client = Client()
-    client.force_login(viewer)
+    client = logged_in_client("bench-viewer", VIEWER)
 
     def timed(url):
         with CaptureQueriesContext(connection) as queries:

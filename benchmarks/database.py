@@ -57,6 +57,23 @@ def _bench_url_and_env(name):
     return url, env
 
 
+def logged_in_client(username, role):
+    """A Django test client logged in as `username` of `role`, for page benchmarks run in a
+    child process whose Django is set up on the bench database."""
+    from django.conf import settings
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    user, _ = User.objects.get_or_create(username=username)
+    user.groups.add(Group.objects.get(name=role))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 def manage(env, *command):
     done = subprocess.run(
         [sys.executable, "manage.py", *command], cwd=PROJECT, env=env,

@@ -22,7 +22,7 @@ import time
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from benchmarks.database import PROJECT, bench_database, kept_database
+from benchmarks.database import PROJECT, bench_database, kept_database, logged_in_client
 
 NAME = "mergeguard_bench_queue"
 DEFAULT_PROFILES = 1_000_000
@@ -123,22 +123,13 @@ def _measure():
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    from django.conf import settings
-    from django.contrib.auth.models import Group, User
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     from identity.models import DuplicateCandidate
     from merges.roles import STEWARD
 
-    settings.ALLOWED_HOSTS = ["testserver"]
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-    steward, _ = User.objects.get_or_create(username="bench-steward")
-    steward.groups.add(Group.objects.get(name=STEWARD))
-    client = Client()
-    client.force_login(steward)
+    client = logged_in_client("bench-steward", STEWARD)
 
     def timed(url):
         with CaptureQueriesContext(connection) as queries:
