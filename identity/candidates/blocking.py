@@ -98,21 +98,27 @@ MERGE_ANYWAY = Remedy(
 
 def blocking_reasons(group):
     """Every reason the profiles of `group` may not be merged now; [] when nothing blocks."""
-    return [
-        *_unique_id_conflicts(group),
-        *_access_contact_mismatch(group),
-        *_previous_dismissals(group),
-        *_inactive_profiles(group),
-        *_merges_in_progress(group),
-    ]
+    return [describe(finding) for _, find, describe in _CHECKS for finding in find(group)]
+
+
+def blocking_codes(group):
+    """The codes of `blocking_reasons(group)`, once each and in its order, without writing the
+    reasons out: the stored codes of the queue and the impact preview judge many groups."""
+    return [code for code, find, _ in _CHECKS if find(group)]
 
 
 def is_blocked(group):
-    return bool(blocking_reasons(group))
+    return any(find(group) for _, find, _ in _CHECKS)
+
+
+# Each check finds what blocks (a list, empty when nothing does) and describes one finding as a
+# BlockingReason; `_CHECKS` below puts them in SPEC 5's order.
 
 
 def _unique_id_conflicts(group):
-    """Per "do not merge" type: profiles holding current values of it, and not the same ones."""
+    """Per "do not merge" type: profiles holding current values of it, and not the same ones.
+
+    [(type key, type label, {profile id: set of values})], by type key."""
     held = {}  # type key -> {profile id: set of values}
     labels = {}
     for profile in group.profiles:
@@ -121,46 +127,52 @@ def _unique_id_conflicts(group):
                 labels.setdefault(identifier.type_key, identifier.type_label)
                 values = held.setdefault(identifier.type_key, {}).setdefault(profile.id, set())
                 values.add(identifier.value)
-    for type_key in sorted(held):
-        holders = held[type_key]
-        if len({frozenset(values) for values in holders.values()}) < 2:
-            continue
-        label = labels[type_key]
-        yield BlockingReason(
-            code=UNIQUE_ID_CONFLICT,
-            title=f"Different {_plural(_lower_first(label))}",
-            evidence={
-                "type": type_key,
-                "type_label": label,
-                "profiles": [
-                    {"profile": profile_id, "values": sorted(holders[profile_id])}
-                    for profile_id in sorted(holders)
-                ],
-            },
-            rule=(
-                f"{label} is a 'do not merge' type: profiles holding different values are "
-                "never merged without an override."
+    return [
+        (type_key, labels[type_key], held[type_key])
+        for type_key in sorted(held)
+        if len({frozenset(values) for values in held[type_key].values()}) >= 2
+    ]
+
+
+def _describe_unique_id_conflict(finding):
+    type_key, label, holders = finding
+    return BlockingReason(
+        code=UNIQUE_ID_CONFLICT,
+        title=f"Different {_plural(_lower_first(label))}",
+        evidence={
+            "type": type_key,
+            "type_label": label,
+            "profiles": [
+                {"profile": profile_id, "values": sorted(holders[profile_id])}
+                for profile_id in sorted(holders)
+            ],
+        },
+        rule=(
+            f"{label} is a 'do not merge' type: profiles holding different values are "
+            "never merged without an override."
+        ),
+        remedies=(
+            Remedy(
+                "clear_identifier",
+                f"Clear the {_lower_first(label)} on the profile it does not belong to.",
+                CLEAR_IDENTIFIER,
             ),
-            remedies=(
-                Remedy(
-                    "clear_identifier",
-                    f"Clear the {_lower_first(label)} on the profile it does not belong to.",
-                    CLEAR_IDENTIFIER,
-                ),
-                Remedy(
-                    "change_type_setting",
-                    f"Turn off 'do not merge' for {label} (senior stewards, after an impact "
-                    "preview).",
-                    CHANGE_TYPE,
-                ),
-                MERGE_ANYWAY,
+            Remedy(
+                "change_type_setting",
+                f"Turn off 'do not merge' for {label} (senior stewards, after an impact "
+                "preview).",
+                CHANGE_TYPE,
             ),
-        )
+            MERGE_ANYWAY,
+        ),
+    )
 
 
 def _access_contact_mismatch(group):
-    """Profiles that each grant account access through some contacts, and not the same ones."""
-    contacts = {}  # profile id -> {(type key, value): type label}
+    """Profiles that each grant account access through some contacts, and not the same ones.
+
+    [{profile id: {(type key, value): type label}}], or [] when they are the same."""
+    contacts = {}
     for profile in group.profiles:
         granting = {
             (identifier.type_key, identifier.value): identifier.type_label
@@ -169,13 +181,17 @@ def _access_contact_mismatch(group):
         }
         if granting:
             contacts[profile.id] = granting
+    if len({frozenset(granting) for granting in contacts.values()}) < 2:
+        return []
+    return [contacts]
+
+
+def _describe_access_contact_mismatch(contacts):
     sets = [frozenset(granting) for granting in contacts.values()]
-    if len(set(sets)) < 2:
-        return
     labels = {key[0]: label for granting in contacts.values() for key, label in granting.items()}
     not_shared = frozenset.union(*sets) - frozenset.intersection(*sets)
     differing = sorted({type_key for type_key, _ in not_shared})
-    yield BlockingReason(
+    return BlockingReason(
         code=ACCESS_CONTACT_MISMATCH,
         title="Different contacts grant account access",
         evidence={
@@ -212,76 +228,103 @@ def _access_contact_mismatch(group):
 
 
 def _previous_dismissals(group):
-    """Each "not a duplicate" that covers two or more profiles of the group."""
+    """Each "not a duplicate" that covers two or more profiles of the group:
+    [(DismissalState, sorted profile ids it covers)], oldest first."""
+    if not group.dismissals:
+        return []
     ids = {profile.id for profile in group.profiles}
-    dismissals = sorted(group.dismissals, key=lambda d: (d.at, d.candidate_id))
-    for dismissal in dismissals:
+    found = []
+    for dismissal in sorted(group.dismissals, key=lambda d: (d.at, d.candidate_id)):
         covered = sorted(ids & dismissal.profile_ids)
-        if len(covered) < 2:
-            continue
-        yield BlockingReason(
-            code=PREVIOUSLY_DISMISSED,
-            title="Marked as different people",
-            evidence={
-                "candidate": dismissal.candidate_id,
-                "profiles": covered,
-                "by": dismissal.by,
-                "at": dismissal.at.isoformat(),
-                "reason": dismissal.reason,
-            },
-            rule=(
-                "A steward recorded these profiles as different people (not a duplicate): they "
-                "are not merged without an override."
-            ),
-            remedies=(MERGE_ANYWAY,),
-        )
+        if len(covered) >= 2:
+            found.append((dismissal, covered))
+    return found
+
+
+def _describe_previous_dismissal(finding):
+    dismissal, covered = finding
+    return BlockingReason(
+        code=PREVIOUSLY_DISMISSED,
+        title="Marked as different people",
+        evidence={
+            "candidate": dismissal.candidate_id,
+            "profiles": covered,
+            "by": dismissal.by,
+            "at": dismissal.at.isoformat(),
+            "reason": dismissal.reason,
+        },
+        rule=(
+            "A steward recorded these profiles as different people (not a duplicate): they "
+            "are not merged without an override."
+        ),
+        remedies=(MERGE_ANYWAY,),
+    )
 
 
 def _inactive_profiles(group):
-    """Each profile of the group that is already a tombstone."""
-    for profile in sorted(group.profiles, key=lambda p: p.id):
-        if profile.status != MERGED:
-            continue
-        survivor = profile.merged_into_id
-        yield BlockingReason(
-            code=INACTIVE_PROFILE,
-            title=f"Profile {profile.id} is already merged into profile {survivor}",
-            evidence={"profile": profile.id, "merged_into": survivor},
-            rule="A merged profile is a tombstone: only active profiles can be merged.",
-            remedies=(
-                Remedy(
-                    "review_survivor",
-                    f"Review profile {survivor}, which profile {profile.id} was merged into, "
-                    "instead.",
-                    VIEW_PROFILE,
-                ),
+    """Each profile of the group that is already a tombstone, by id."""
+    return sorted((p for p in group.profiles if p.status == MERGED), key=lambda p: p.id)
+
+
+def _describe_inactive_profile(profile):
+    survivor = profile.merged_into_id
+    return BlockingReason(
+        code=INACTIVE_PROFILE,
+        title=f"Profile {profile.id} is already merged into profile {survivor}",
+        evidence={"profile": profile.id, "merged_into": survivor},
+        rule="A merged profile is a tombstone: only active profiles can be merged.",
+        remedies=(
+            Remedy(
+                "review_survivor",
+                f"Review profile {survivor}, which profile {profile.id} was merged into, "
+                "instead.",
+                VIEW_PROFILE,
             ),
-        )
+        ),
+    )
 
 
 def _merges_in_progress(group):
-    """Each queued or running merge job that holds a profile of the group."""
+    """Each queued or running merge job that holds a profile of the group:
+    [(JobState, sorted profile ids of the group it holds)], by job id."""
+    if not group.jobs:
+        return []
     ids = {profile.id for profile in group.profiles}
+    found = []
     for job in sorted(group.jobs, key=lambda j: j.job_id):
         involved = sorted(ids & job.profile_ids)
-        if job.status not in IN_PROGRESS or not involved:
-            continue
-        yield BlockingReason(
-            code=MERGE_IN_PROGRESS,
-            title=f"Already in merge job {job.job_id} ({job.status})",
-            evidence={"job": job.job_id, "status": job.status, "profiles": involved},
-            rule=(
-                "A profile in a queued or running merge job joins no other merge until that job "
-                "has finished."
+        if job.status in IN_PROGRESS and involved:
+            found.append((job, involved))
+    return found
+
+
+def _describe_merge_in_progress(finding):
+    job, involved = finding
+    return BlockingReason(
+        code=MERGE_IN_PROGRESS,
+        title=f"Already in merge job {job.job_id} ({job.status})",
+        evidence={"job": job.job_id, "status": job.status, "profiles": involved},
+        rule=(
+            "A profile in a queued or running merge job joins no other merge until that job "
+            "has finished."
+        ),
+        remedies=(
+            Remedy(
+                "wait_for_job",
+                f"Wait for merge job {job.job_id} to finish, then review the group again.",
+                VIEW_JOB,
             ),
-            remedies=(
-                Remedy(
-                    "wait_for_job",
-                    f"Wait for merge job {job.job_id} to finish, then review the group again.",
-                    VIEW_JOB,
-                ),
-            ),
-        )
+        ),
+    )
+
+
+_CHECKS = (
+    (UNIQUE_ID_CONFLICT, _unique_id_conflicts, _describe_unique_id_conflict),
+    (ACCESS_CONTACT_MISMATCH, _access_contact_mismatch, _describe_access_contact_mismatch),
+    (PREVIOUSLY_DISMISSED, _previous_dismissals, _describe_previous_dismissal),
+    (INACTIVE_PROFILE, _inactive_profiles, _describe_inactive_profile),
+    (MERGE_IN_PROGRESS, _merges_in_progress, _describe_merge_in_progress),
+)
 
 
 def _lower_first(label):

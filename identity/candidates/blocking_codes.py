@@ -9,7 +9,7 @@ jobs starting and finishing, identifier-type changes.
 
 from django.db import connection
 
-from identity.candidates.blocking import blocking_reasons
+from identity.candidates.blocking import blocking_codes
 from identity.candidates.states import group_states, group_states_for_profile_groups
 from identity.models import CandidateMember, DuplicateCandidate
 
@@ -25,7 +25,7 @@ def refresh_blocking_codes(candidate_ids):
     changed = 0
     for start in range(0, len(ids), CHUNK):
         states = group_states(ids[start:start + CHUNK])
-        codes = {pk: _codes(state) for pk, state in states.items()}
+        codes = {pk: blocking_codes(state) for pk, state in states.items()}
         with connection.cursor() as cursor:
             cursor.execute(
                 """
@@ -41,11 +41,7 @@ def refresh_blocking_codes(candidate_ids):
 
 def blocking_codes_of_groups(groups):
     """The codes of each group of profile ids not saved as a candidate yet, in order."""
-    return [_codes(state) for state in group_states_for_profile_groups(groups)]
-
-
-def _codes(state):
-    return list(dict.fromkeys(reason.code for reason in blocking_reasons(state)))
+    return [blocking_codes(state) for state in group_states_for_profile_groups(groups)]
 
 
 def refresh_blocking_codes_of_profiles(profile_ids):

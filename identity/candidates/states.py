@@ -12,8 +12,6 @@ to the flags that differ, of `OVERRIDABLE_FLAGS`: `do_not_merge` as given; `can_
 off means none of the type's identifiers grants access (as the change will make them).
 """
 
-from dataclasses import replace
-
 from django.contrib.auth import get_user_model
 from django.db import connection
 
@@ -62,17 +60,16 @@ def with_type_flags(state, type_flags):
     unknown = {flag for flags in type_flags.values() for flag in flags} - set(OVERRIDABLE_FLAGS)
     if unknown:
         raise ValueError(f"flags that change no blocking state: {', '.join(sorted(unknown))}")
-    profiles = tuple(
-        replace(profile, identifiers=tuple(
-            _identifier_with(identifier, type_flags[identifier.type_key])
-            if identifier.type_key in type_flags else identifier
-            for identifier in profile.identifiers
-        ))
-        if any(identifier.type_key in type_flags for identifier in profile.identifiers)
-        else profile
-        for profile in state.profiles
-    )
-    return GroupState(profiles, state.dismissals, state.jobs)
+    profiles = []
+    for profile in state.profiles:
+        if any(identifier.type_key in type_flags for identifier in profile.identifiers):
+            profile = ProfileState(profile.id, profile.status, profile.merged_into_id, tuple(
+                _identifier_with(identifier, type_flags[identifier.type_key])
+                if identifier.type_key in type_flags else identifier
+                for identifier in profile.identifiers
+            ))
+        profiles.append(profile)
+    return GroupState(tuple(profiles), state.dismissals, state.jobs)
 
 
 def _identifier_with(identifier, flags):

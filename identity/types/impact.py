@@ -5,9 +5,10 @@
 database would refuse those too (identity/migrations/0006: the flags reach the identifiers'
 partial unique indexes); this says why, with a sample, before anything is tried.
 
-`preview` counts the consequences. Blocking reasons are judged by the queue's own
-`blocking_reasons` over the queue's own state (`group_states`), once as stored and once with
-the type's flags overridden (`with_type_flags`): no second implementation of the rules. Only
+`preview` counts the consequences. Blocking reasons are judged by the queue's own rules
+(`blocking_codes`, which the queue's stored codes come from) over the queue's own state
+(`group_states`), once as stored and once with the type's flags overridden
+(`with_type_flags`): no second implementation of the rules. Only
 open candidates that can change are judged: for `do_not_merge`, those where two or more
 profiles hold a current value of the type; for `can_grant_access`, those where a profile holds
 one that grants access. Both are found by one SQL statement first.
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from identity.candidates.blocking import blocking_reasons
+from identity.candidates.blocking import blocking_codes, is_blocked
 from identity.candidates.states import OVERRIDABLE_FLAGS, group_states, with_type_flags
 from identity.matching.evidence import is_auto_merge
 from identity.matching.rules import CONFIG
@@ -268,8 +269,8 @@ def _blocking_impact(type_, overrides, impact):
     impact.judged = len(ids)
     for chunk in chunks(ids, CHUNK):
         for pk, state in group_states(chunk, blocking_only=True, keep_types=flags).items():
-            before = _codes(state)
-            after = _codes(with_type_flags(state, flags))
+            before = blocking_codes(state)
+            after = blocking_codes(with_type_flags(state, flags))
             if before == after:
                 continue
             changed.add(pk)
@@ -283,10 +284,6 @@ def _blocking_impact(type_, overrides, impact):
                 _count(impact.reasons_added, [c for c in after if c not in before])
                 _count(impact.reasons_removed, [c for c in before if c not in after])
     return changed
-
-
-def _codes(state):
-    return list(dict.fromkeys(reason.code for reason in blocking_reasons(state)))
 
 
 def _count(counts, codes):
@@ -338,7 +335,7 @@ def _auto_merge_impact(type_, overrides, impact):
                 if item["rule"] == "collision" else item
                 for item in candidates[pk]
             ]
-            if is_auto_merge(evidence) and not blocking_reasons(state):
+            if is_auto_merge(evidence) and not is_blocked(state):
                 allowed.add(pk)
     impact.auto_merges = len(allowed)
     return allowed

@@ -10,6 +10,7 @@ from identity.candidates.blocking import (
     IdentifierState,
     JobState,
     ProfileState,
+    blocking_codes,
     blocking_reasons,
     is_blocked,
 )
@@ -344,6 +345,16 @@ def test_every_reason_comes_in_a_fixed_order_whatever_the_order_of_the_state():
     assert [r.evidence["profile"] for r in forward[5:7]] == [3, 4]
     assert [r.evidence["job"] for r in forward[7:]] == [11, 12]
     assert is_blocked(group(*profiles))
+    # The queue's stored codes: each code once, in the reasons' order.
+    assert blocking_codes(group(*profiles, dismissals=dismissals, jobs=jobs)) == [
+        "unique_id_conflict", "access_contact_mismatch", "previously_dismissed",
+        "inactive_profile", "merge_in_progress",
+    ]
+    assert blocking_codes(group(profiles[0], profiles[1])) == [
+        "unique_id_conflict", "access_contact_mismatch",
+    ]
+    assert blocking_codes(group(profiles[0])) == []
+    assert not is_blocked(group(profiles[0]))
 
 
 def test_a_reason_survives_a_round_trip_through_json_unchanged():
