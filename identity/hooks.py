@@ -41,7 +41,8 @@ def record_action(*, actor, action, targets, before=None, after=None):
 
 
 def jobs_in_progress(profile_ids, *, excluding_job_id=None):
-    """Queued or running merge jobs holding any of these profiles, as blocking.JobState."""
+    """Queued or running merge jobs holding any of these profiles (any profile for None), as
+    blocking.JobState."""
     return _hook("jobs_in_progress")(profile_ids, excluding_job_id=excluding_job_id)
 
 

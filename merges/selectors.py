@@ -9,28 +9,32 @@ from django.db.models import Count, Q
 from identity.candidates.blocking import JobState, blocking_reasons
 from identity.candidates.states import group_state_for_profiles
 from identity.models import DuplicateCandidate, Identifier
+from identity.queries import id_array
 from merges.models import AuditEntry, MergeJob
 from profiles.models import Profile, ProfileEvent
 
 
 def jobs_in_progress(profile_ids, *, excluding_job_id=None):
-    """Queued or running merge jobs whose survivor or merged profiles include these profiles.
+    """Queued or running merge jobs whose survivor or merged profiles include these profiles
+    (all of them for None: an impact preview judging most of the queue asks so).
 
     Identity's blocking state reads them through identity.hooks (`merge_in_progress`); the
     merge task passes its own job as `excluding_job_id`: the job running the merge is not a
     merge in progress that blocks it. The ids go as one array, however many (an impact preview
     asks for 200,000).
     """
-    ids = "{" + ",".join(str(int(pk)) for pk in profile_ids) + "}"  # one array literal
+    ids = None if profile_ids is None else id_array(profile_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT id, status, survivor_id, merged_profile_ids FROM merges_mergejob
-            WHERE status IN ('queued', 'running') AND id IS DISTINCT FROM %s::bigint
-              AND (survivor_id = ANY(%s::bigint[]) OR merged_profile_ids && %s::bigint[])
+            WHERE status IN ('queued', 'running') AND id IS DISTINCT FROM %(job)s::bigint
+              AND (%(ids)s::bigint[] IS NULL
+                   OR survivor_id = ANY(%(ids)s::bigint[])
+                   OR merged_profile_ids && %(ids)s::bigint[])
             ORDER BY id
             """,
-            [excluding_job_id, ids, ids],
+            {"job": excluding_job_id, "ids": ids},
         )
         return [
             JobState(pk, status, frozenset([survivor_id, *merged]))

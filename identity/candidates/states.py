@@ -17,6 +17,7 @@ from django.db import connection
 
 from identity import hooks
 from identity.candidates.blocking import DismissalState, GroupState, IdentifierState, ProfileState
+from identity.queries import id_array
 from profiles.models import Profile
 
 OVERRIDABLE_FLAGS = ("do_not_merge", "can_grant_access")
@@ -43,7 +44,7 @@ def group_states(candidate_ids, *, type_flags=None, blocking_only=False, keep_ty
         FROM identity_candidatemember m JOIN profiles_profile p ON p.id = m.profile_id
         WHERE m.candidate_id = ANY(%s::bigint[])
         """,
-        [_id_array(candidate_ids)],
+        [id_array(candidate_ids)],
     )
     for candidate_id, profile_id, status, merged_into_id in rows:
         members[candidate_id].append(profile_id)
@@ -114,7 +115,7 @@ def _states(members, profiles, *, excluding_job_id=None, blocking_types=None):
     """
     ids = sorted(profiles)
     identifiers = {pk: [] for pk in ids}
-    only, params = "", [_id_array(ids)]
+    only, params = "", [id_array(ids)]
     if blocking_types is not None:
         only = "AND i.is_current AND (t.do_not_merge OR i.grants_access OR t.key = ANY(%s::text[]))"
         params.append(list(blocking_types))
@@ -191,16 +192,12 @@ def _dismissals(profile_ids):
             GROUP BY candidate_id HAVING count(*) >= 2)
         ORDER BY c.dismissed_at, c.id
         """,
-        [_id_array(profile_ids)],
+        [id_array(profile_ids)],
     )
     return [
         DismissalState(pk, frozenset(members), by or "", at, reason)
         for pk, members, by, at, reason in rows
     ]
-
-
-def _id_array(ids):
-    return "{" + ",".join(str(int(pk)) for pk in ids) + "}"
 
 
 def _fetch(sql, params):

@@ -18,12 +18,19 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from identity.candidates.blocking import blocking_codes, is_blocked
+from identity import hooks
+from identity.candidates.blocking import (
+    GroupState,
+    IdentifierState,
+    ProfileState,
+    blocking_codes,
+    is_blocked,
+)
 from identity.candidates.states import OVERRIDABLE_FLAGS, group_states, with_type_flags
 from identity.matching.evidence import is_auto_merge
 from identity.matching.rules import CONFIG
 from identity.models import DuplicateCandidate, Identifier, IdentifierType
-from identity.queries import chunks, heavy_query_settings
+from identity.queries import chunks, heavy_query_settings, id_array
 from identity.types.labels import FLAG_NAMES
 
 CHUNK = 20_000  # candidates judged per group_states call (four queries each)
@@ -262,44 +269,150 @@ def _preview(type_, changes):
 
 def _blocking_impact(type_, overrides, impact):
     """Judge the candidates that can change with and without `overrides`; returns the ids of
-    those whose reasons change."""
+    those whose reasons change (a sample of them when they are many).
+
+    Most candidates' groups have one of a few shapes (two active profiles, each with a card of
+    its own, say): the blocking rules look at which profiles hold equal values, not at the
+    values. Each shape is judged once, on a GroupState built from it, and counts for all its
+    candidates. Groups that a dismissal or a merge in progress touches are judged one by one,
+    on the state `group_states` reads.
+    """
     flags = {type_.key: overrides}
+    shapes, one_by_one = _group_shapes(type_, overrides)
+    impact.judged = sum(count for _, _, count in shapes) + len(one_by_one)
     changed = set()
-    ids = candidates_that_may_change(type_, overrides)
-    impact.judged = len(ids)
-    for chunk in chunks(ids, CHUNK):
+    for state, candidate_ids, count in shapes:
+        if _tally(impact, state, flags, count):
+            changed.update(candidate_ids)
+    for chunk in chunks(one_by_one, CHUNK):
         for pk, state in group_states(chunk, blocking_only=True, keep_types=flags).items():
-            before = blocking_codes(state)
-            after = blocking_codes(with_type_flags(state, flags))
-            if before == after:
-                continue
-            changed.add(pk)
-            if not before:
-                impact.blocked_total += 1
-                _count(impact.become_blocked, after)
-            elif not after:
-                impact.unblocked_total += 1
-                _count(impact.become_unblocked, before)
-            else:
-                _count(impact.reasons_added, [c for c in after if c not in before])
-                _count(impact.reasons_removed, [c for c in before if c not in after])
+            if _tally(impact, state, flags, 1):
+                changed.add(pk)
     return changed
 
 
-def _count(counts, codes):
+def _tally(impact, state, flags, count):
+    """Count `count` candidates of this state into `impact`; whether their reasons change."""
+    before = blocking_codes(state)
+    after = blocking_codes(with_type_flags(state, flags))
+    if before == after:
+        return False
+    if not before:
+        impact.blocked_total += count
+        _count(impact.become_blocked, after, count)
+    elif not after:
+        impact.unblocked_total += count
+        _count(impact.become_unblocked, before, count)
+    else:
+        _count(impact.reasons_added, [c for c in after if c not in before], count)
+        _count(impact.reasons_removed, [c for c in before if c not in after], count)
+    return True
+
+
+def _group_shapes(type_, overrides):
+    """([(GroupState of a shape, a sample of its candidate ids, how many)], [candidate ids to
+    judge one by one]) for the candidates that may change (`_may_change`).
+
+    A shape is what `group_states(blocking_only=True, keep_types=[type])` reads of a group,
+    with profile ids numbered 1.. in order and each type's values numbered 1.. in order within
+    the group: the members' statuses and their current identifiers of "do not merge" types,
+    those that grant access and those of `type_`. One statement, after the merge jobs in
+    progress; the groups of a dismissal or of a merge in progress (their reasons name
+    candidates and jobs) are left to be judged one by one.
+    """
+    in_jobs = sorted({pk for job in hooks.jobs_in_progress(None) for pk in job.profile_ids})
+    judged, params = _may_change(type_, overrides)
+    rows = _fetch(
+        f"""
+        WITH judged AS MATERIALIZED ({judged}),
+        members AS MATERIALIZED (
+            SELECT m.candidate_id, m.profile_id, p.status,
+                   row_number() OVER (PARTITION BY m.candidate_id ORDER BY m.profile_id) AS k
+            FROM judged j
+            JOIN identity_candidatemember m ON m.candidate_id = j.candidate_id
+            JOIN profiles_profile p ON p.id = m.profile_id
+        ),
+        dismissed AS MATERIALIZED (
+            SELECT DISTINCT dm.profile_id
+            FROM identity_duplicatecandidate dc
+            JOIN identity_candidatemember dm ON dm.candidate_id = dc.id
+            WHERE dc.dismissed_at IS NOT NULL
+        ),
+        special AS MATERIALIZED (
+            SELECT DISTINCT candidate_id FROM members
+            WHERE profile_id IN (SELECT profile_id FROM dismissed)
+               OR profile_id = ANY(%(in_jobs)s::bigint[])
+        ),
+        held AS (
+            SELECT mb.candidate_id, mb.k, i.type_id, i.grants_access,
+                   dense_rank() OVER (PARTITION BY mb.candidate_id, i.type_id
+                                      ORDER BY i.value) AS rank
+            FROM members mb
+            JOIN identity_identifier i ON i.profile_id = mb.profile_id AND i.is_current
+            JOIN identity_identifiertype t ON t.id = i.type_id
+            WHERE t.do_not_merge OR i.grants_access OR t.id = %(type)s
+        ),
+        member_shapes AS (
+            SELECT candidate_id, string_agg(k || '=' || status, ',' ORDER BY k) AS members
+            FROM members
+            WHERE NOT EXISTS (SELECT 1 FROM special s WHERE s.candidate_id = members.candidate_id)
+            GROUP BY candidate_id
+        ),
+        held_shapes AS (
+            SELECT candidate_id,
+                   string_agg(k || ':' || type_id || ':' || rank || ':' || grants_access::int,
+                              ',' ORDER BY k, type_id, rank) AS held
+            FROM held GROUP BY candidate_id
+        ),
+        shapes AS (
+            SELECT ms.candidate_id, ms.members || '|' || coalesce(hs.held, '') AS shape
+            FROM member_shapes ms LEFT JOIN held_shapes hs USING (candidate_id)
+        )
+        SELECT shape, (array_agg(candidate_id ORDER BY candidate_id))[1:%(sample)s], count(*)
+        FROM shapes GROUP BY shape
+        UNION ALL
+        SELECT NULL, array_agg(candidate_id ORDER BY candidate_id), count(*) FROM special
+        """,
+        {**params, "in_jobs": id_array(in_jobs), "sample": SAMPLE},
+    )
+    types = {pk: (key, label, do_not_merge) for pk, key, label, do_not_merge in
+             IdentifierType.objects.values_list("pk", "key", "label", "do_not_merge")}
+    shapes = [(_shape_state(shape, types), sample, count)
+              for shape, sample, count in rows if shape is not None]
+    one_by_one = next((sample or [] for shape, sample, _ in rows if shape is None), [])
+    return shapes, one_by_one
+
+
+def _shape_state(shape, types):
+    """The GroupState a shape of `_group_shapes` stands for."""
+    statuses, held = shape.split("|")
+    identifiers = {}
+    for item in filter(None, held.split(",")):
+        k, type_id, rank, grants_access = item.split(":")
+        key, label, do_not_merge = types[int(type_id)]
+        identifiers.setdefault(int(k), []).append(IdentifierState(
+            key, label, f"value {rank}", True, grants_access == "1", do_not_merge,
+        ))
+    profiles = []
+    for item in statuses.split(","):
+        k, status = item.split("=")
+        profiles.append(ProfileState(int(k), status, None, tuple(identifiers.get(int(k), ()))))
+    return GroupState(tuple(profiles))
+
+
+def _count(counts, codes, count=1):
     for code in codes:
-        counts[code] = counts.get(code, 0) + 1
+        counts[code] = counts.get(code, 0) + count
 
 
-def candidates_that_may_change(type_, overrides):
-    """Open candidates whose blocking reasons a change of these flags of `type_` can change:
-    for `do_not_merge`, two or more of its profiles hold a current value of the type; for
-    `can_grant_access`, one of them holds one that grants access and two or more hold some
-    contact that does (fewer never differ). One statement."""
+def _may_change(type_, overrides):
+    """(SQL, params) selecting `candidate_id` of the open candidates whose blocking reasons a
+    change of these flags of `type_` can change: for `do_not_merge`, two or more of its
+    profiles hold a current value of the type; for `can_grant_access`, one of them holds one
+    that grants access and two or more hold some contact that does (fewer never differ)."""
     access = "can_grant_access" in overrides
     held = "(i.type_id = %(type)s OR i.grants_access)" if access else "i.type_id = %(type)s"
-    return [row[0] for row in _fetch(
-        f"""
+    return f"""
         SELECT m.candidate_id
         FROM identity_candidatemember m
         JOIN identity_duplicatecandidate c ON c.id = m.candidate_id AND c.status = 'open'
@@ -309,10 +422,7 @@ def candidates_that_may_change(type_, overrides):
                 AND count(DISTINCT m.profile_id) FILTER (WHERE i.type_id = %(type)s) >= 2)
             OR (%(access)s AND bool_or(i.grants_access AND i.type_id = %(type)s)
                 AND count(DISTINCT m.profile_id) FILTER (WHERE i.grants_access) >= 2)
-        ORDER BY m.candidate_id
-        """,
-        {"type": type_.pk, "do_not_merge": "do_not_merge" in overrides, "access": access},
-    )]
+        """, {"type": type_.pk, "do_not_merge": "do_not_merge" in overrides, "access": access}
 
 
 def _auto_merge_impact(type_, overrides, impact):

@@ -1,14 +1,19 @@
 """The impact of an identifier-type change before it is saved (SPEC 8a): judged by the queue's own
 blocking function on the real data, and refused with a sample when the data forbids it."""
 
-import pytest
+import random
 
-from identity.candidates.blocking import UNIQUE_ID_CONFLICT, blocking_reasons
+import pytest
+from django.utils import timezone
+
+from identity.candidates.blocking import UNIQUE_ID_CONFLICT, blocking_codes, blocking_reasons
 from identity.candidates.states import group_states
-from identity.models import DuplicateCandidate, Identifier, IdentifierType
+from identity.models import CandidateMember, DuplicateCandidate, Identifier, IdentifierType
 from identity.types.impact import ChangeRefused, InvalidChange, preview
 from identity.types.jobs import execute_type_job
 from identity.types.services import change_identifier_type
+from merges.models import MergeJob
+from profiles.models import Profile
 from tests.factories import write
 from tests.identity.conftest import candidate_of, detect
 
@@ -197,3 +202,88 @@ def test_judging_only_the_identifiers_blocking_reads_gives_the_same_reasons(hous
     assert len(ids) >= 2
     assert {pk: blocking_reasons(s) for pk, s in full.items()} == {
         pk: blocking_reasons(s) for pk, s in judged.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("key, changes", [
+    ("store_card", {"do_not_merge": True}),
+    ("store_card", {"can_grant_access": False}),
+    ("email", {"can_grant_access": False}),
+    ("customer_id", {"do_not_merge": False}),
+])
+def test_judging_each_group_shape_once_counts_what_judging_every_group_counts(
+    seed, key, changes, senior
+):
+    """Random groups (shared and different cards, contacts granting access or not, tombstones,
+    dismissals, merges in progress): the preview's counts and sample are those of judging
+    every open candidate's own state with the flags overridden."""
+    rng = random.Random(seed)
+    store_card = IdentifierType.objects.create(
+        key="store_card", label="Store card", normaliser="trim", unique=False,
+        single_valued=False, do_not_merge=False, can_grant_access=True, matchable=False,
+    )
+    types = {t.key: t for t in IdentifierType.objects.filter(
+        key__in=["store_card", "email", "customer_id"])}
+    types["store_card"] = store_card
+    profiles = [Profile.objects.create() for _ in range(90)]
+    for profile in profiles:
+        for type_key, values in (("store_card", 3), ("email", 40), ("customer_id", 30)):
+            for value in rng.sample(range(values), rng.choice([0, 0, 1, 1, 2])):
+                Identifier.objects.create(
+                    profile=profile, type=types[type_key], raw_value=f"{type_key}-{value}",
+                    value=f"{type_key}-{value}-{profile.pk}" if type_key == "customer_id"
+                    else f"{type_key}-{value}",
+                    is_unique=type_key == "customer_id", is_single_valued=False,
+                    grants_access=type_key != "customer_id" and rng.random() < 0.5,
+                )
+    for tombstone in rng.sample(profiles, 5):
+        Profile.objects.filter(pk=tombstone.pk).update(status="merged",
+                                                       merged_into=profiles[0])
+    groups = [rng.sample(profiles, rng.choice([2, 2, 2, 3])) for _ in range(70)]
+    for members in groups:
+        made = DuplicateCandidate.objects.create()
+        CandidateMember.objects.bulk_create(
+            CandidateMember(candidate=made, profile=profile) for profile in members)
+    for members in rng.sample(groups, 4):
+        made = DuplicateCandidate.objects.create(
+            status="dismissed", dismissed_by=senior, dismissed_at=timezone.now(),
+            dismiss_reason="Different people", closed_at=timezone.now())
+        CandidateMember.objects.bulk_create(
+            CandidateMember(candidate=made, profile=profile) for profile in members[:2])
+    for members in rng.sample(groups, 3):
+        MergeJob.objects.create(survivor=members[0], merged_profile_ids=[members[1].pk],
+                                status="queued")
+
+    impact = preview(IdentifierType.objects.get(key=key), changes)
+
+    flags = {key: changes}
+    open_ids = list(DuplicateCandidate.objects.filter(status="open").values_list("pk", flat=True))
+    before, after = group_states(open_ids), group_states(open_ids, type_flags=flags)
+    expected = {"blocked": 0, "unblocked": 0, "become_blocked": {}, "become_unblocked": {},
+                "added": {}, "removed": {}, "changed": []}
+    for pk in sorted(open_ids):
+        was, now = blocking_codes(before[pk]), blocking_codes(after[pk])
+        if was == now:
+            continue
+        expected["changed"].append(pk)
+        if not was:
+            expected["blocked"] += 1
+            for code in now:
+                expected["become_blocked"][code] = expected["become_blocked"].get(code, 0) + 1
+        elif not now:
+            expected["unblocked"] += 1
+            for code in was:
+                expected["become_unblocked"][code] = expected["become_unblocked"].get(code, 0) + 1
+        else:
+            for code in set(now) - set(was):
+                expected["added"][code] = expected["added"].get(code, 0) + 1
+            for code in set(was) - set(now):
+                expected["removed"][code] = expected["removed"].get(code, 0) + 1
+    assert expected["changed"], "the random data should give the change something to change"
+    assert (impact.blocked_total, impact.unblocked_total) == (
+        expected["blocked"], expected["unblocked"])
+    assert impact.become_blocked == expected["become_blocked"]
+    assert impact.become_unblocked == expected["become_unblocked"]
+    assert impact.reasons_added == expected["added"]
+    assert impact.reasons_removed == expected["removed"]
+    assert impact.sample == expected["changed"][:10]
