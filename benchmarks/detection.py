@@ -26,9 +26,9 @@ Environment switches, for investigating:
 - `BENCH_KEEP=1` keeps the database (for EXPLAIN ANALYZE); `BENCH_REUSE=1` reuses a kept one of
   the same size (candidates and junk values are cleared first) instead of loading again, and
   with `BENCH_SKIP_DETECT=1` also skips the detection, evaluating the candidates already there;
-- `BENCH_CONFIG='{"threshold": 18, "last_name": {"close": 4}}'`: changes to
-  identity.matching.rules.CONFIG for this run (dataclasses.replace; field weights by their members;
-  linkage_keys as [[name, [columns], swapped], ...]);
+- `BENCH_CONFIG='{"match_probability": 0.9, "weights": "hand-set"}'`: changes to
+  identity.matching.rules.CONFIG for this run (dataclasses.replace; linkage_keys as
+  [[name, [columns], swapped], ...]);
 - `BENCH_DIAG=1` also scores every blocked pair (the similar-people statement with no
   threshold, kept in the table `bench_scored`) and prints blocking recall, precision and recall
   per threshold, recall per kind of noise, the commonest comparison levels of false positives
@@ -118,14 +118,11 @@ def run(args):
 
 def build_config(overrides):
     """identity.matching.rules.CONFIG with the changes of BENCH_CONFIG."""
-    from identity.matching.rules import CONFIG, FieldWeights, LinkageKey
+    from identity.matching.rules import CONFIG, LinkageKey
 
     changes = {}
     for name, value in overrides.items():
-        current = getattr(CONFIG, name)
-        if isinstance(current, FieldWeights):
-            value = dataclasses.replace(current, **value)
-        elif name == "linkage_keys":
+        if name == "linkage_keys":
             value = tuple(LinkageKey(key[0], tuple(key[1]), bool(key[2:] and key[2]))
                           for key in value)
         changes[name] = value
@@ -246,7 +243,10 @@ def _detect_only():
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
+    from django.utils import timezone
+
     from identity.matching.detect import detect_all
+    from identity.models import DetectionRun
 
     config = build_config(json.loads(os.environ.get("BENCH_CONFIG") or "{}"))
     stages = []
@@ -259,6 +259,11 @@ def _detect_only():
 
     figures = detect_all(config=config, progress=progress)
     figures["seconds"] = time.perf_counter() - started
+    # Kept as a full run keeps them: incremental detection below uses the weights it learned.
+    weights = figures.pop("weights")
+    DetectionRun.objects.create(status=DetectionRun.Status.SUCCEEDED, weights=weights,
+                                progress=100, finished_at=timezone.now())
+    figures["weights_note"] = weights["note"]
     figures["stages"] = stages
     print("FIGURES " + json.dumps(figures), flush=True)
 
@@ -283,32 +288,38 @@ def _incremental_only():
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
+    import redis
     from django.conf import settings
+    from django.db import connection, transaction
 
     from identity.matching.detect import detect_for_profiles
-    from identity.tasks import PENDING_KEY, SCHEDULED_KEY, _redis, queue_detection
+    from identity.matching.pending import SCHEDULED_KEY, leave_for_detection
 
     with psycopg.connect(make_conninfo(os.environ["DATABASE_URL"])) as conn:
         (count,) = conn.execute("SELECT count(*) FROM profiles_profile").fetchone()
     profile_ids = random.Random(7).sample(range(1, count + 1), INCREMENTAL_SAMPLE)
-    client = _redis(settings.REDIS_URL)
+    client = redis.Redis.from_url(settings.REDIS_URL)
     # A queued task's mark set first: no task is sent to a worker that serves another database.
     client.set(SCHEDULED_KEY, 1, px=60_000)
     queueing, detecting = [], []
     try:
         for pk in profile_ids:
             started = time.perf_counter()
-            queue_detection([pk])
+            with transaction.atomic():
+                leave_for_detection([pk])
             queueing.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             detect_for_profiles([pk])
             detecting.append((time.perf_counter() - started) * 1000)
     finally:
-        client.delete(PENDING_KEY, SCHEDULED_KEY)
+        client.delete(SCHEDULED_KEY)
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM identity_pendingdetection")
     write_p95 = statistics.quantiles(queueing, n=20)[-1]
     print(f"incremental detection ({INCREMENTAL_SAMPLE} profiles at random, one at a time):")
     print(f"  added to the write  p50 {statistics.median(queueing):.2f} ms, p95 "
-          f"{write_p95:.2f} ms (queue_detection after commit; {_verdict(write_p95 < 20)} < 20 ms)")
+          f"{write_p95:.2f} ms (leave_for_detection and its commit; "
+          f"{_verdict(write_p95 < 20)} < 20 ms)")
     print(f"  in the worker       p50 {statistics.median(detecting):.1f} ms, p95 "
           f"{statistics.quantiles(detecting, n=20)[-1]:.1f} ms, max {max(detecting):.1f} ms "
           f"(detect_for_profiles of one profile's component)")
@@ -325,6 +336,8 @@ def _report_detection(figures):
     print(f"peak RSS:             {peak:,.0f} MB ({_verdict(peak < TARGET_MB)} < {TARGET_MB} MB)")
     print(f"machine load:         {figures['load'][0]:.1f} before, {figures['load'][1]:.1f} after "
           f"(1-minute load average on {os.cpu_count()} cores; other work slows the timing)")
+    print(f"weights:              {figures.get('weights_note')}; threshold "
+          f"{figures.get('threshold')}")
     print(f"groups / created:     {figures.get('groups', 0):,} / {figures.get('created', 0):,}")
     print(f"junk values:          {figures.get('junk_values', 0):,}")
     print(f"edges:                shared_value {figures.get('shared_value_edges', 0):,}, "
@@ -493,9 +506,19 @@ def _diagnose(bench_url, config):
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         django.setup()
     from identity.matching.detect import similar_people_sql
+    from identity.matching.weights import Weights
 
     started = time.perf_counter()
-    sql, params = similar_people_sql(dataclasses.replace(config, threshold=-1e9), None)
+    # The weights of the bench database's last run (this process's Django is set up on the
+    # project's database, not the bench one).
+    with psycopg.connect(make_conninfo(bench_url)) as conn:
+        stored = conn.execute("""
+            SELECT weights FROM identity_detectionrun
+            WHERE status = 'succeeded' AND weights <> '{}'
+            ORDER BY finished_at DESC LIMIT 1""").fetchone()
+    weights = Weights.from_json(stored[0]) if stored else config.hand_set
+    threshold = config.threshold_for(weights)
+    sql, params = similar_people_sql(dataclasses.replace(config, threshold=-1e9), None, weights)
     with psycopg.connect(make_conninfo(bench_url), autocommit=True) as conn:
         conn.execute(EVALUATION_TABLES)
         conn.execute("DROP TABLE IF EXISTS bench_scored")
@@ -534,15 +557,15 @@ def _diagnose(bench_url, config):
               f"({true - true_blocked:,} never blocked), "
               f"{_ratio(comparable_blocked, comparable):.4f} of comparable ones")
         print("threshold  predicted  precision  recall(all)  recall(comparable)  households")
-        for threshold in (8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30):
+        for cut in sorted({threshold, *(round(threshold) + d for d in range(-10, 11, 2))}):
             kept, right, households, fair = conn.execute("""
                 SELECT count(*), count(*) FILTER (WHERE same),
                        count(*) FILTER (WHERE household),
                        count(*) FILTER (WHERE same AND t.comparable)
                 FROM bench_scored s LEFT JOIN truth_pairs t USING (a, b)
-                WHERE score >= %s""", [threshold]).fetchone()
-            marker = " <- configured" if threshold == config.threshold else ""
-            print(f"{threshold:9}  {kept:9,}  {_ratio(right, kept):9.4f}  "
+                WHERE score >= %s""", [cut]).fetchone()
+            marker = " <- in use" if cut == threshold else ""
+            print(f"{cut:9}  {kept:9,}  {_ratio(right, kept):9.4f}  "
                   f"{_ratio(right, true):11.4f}  {_ratio(fair, comparable):18.4f}  "
                   f"{households:10,}{marker}")
         print("recall per kind of noise (pairs carrying it; blocked / found by similar people):")
@@ -551,30 +574,30 @@ def _diagnose(bench_url, config):
                 FROM truth_pairs t CROSS JOIN unnest(t.noise) k
                 LEFT JOIN bench_scored s USING (a, b)
                 GROUP BY k ORDER BY count(*) FILTER (WHERE s.score >= %s)::float / count(*)
-        """, [config.threshold, config.threshold]):
+        """, [threshold, threshold]):
             print(f"  {kind:24} {count:8,}  blocked {_ratio(kind_blocked, count):.3f}  "
                   f"found {_ratio(kept, count):.3f}")
         print("false positives by comparison levels (first, last, dob, postcode, city, street):")
         for levels, count, households in conn.execute("""
                 SELECT levels, count(*), count(*) FILTER (WHERE household) FROM bench_scored
                 WHERE NOT same AND score >= %s GROUP BY levels ORDER BY count(*) DESC LIMIT 12
-        """, [config.threshold]):
+        """, [threshold]):
             print(f"  {count:7,} ({households:,} households)  {' '.join(levels)}")
         print("missed true pairs (blocked, under the threshold) by comparison levels:")
         for levels, count in conn.execute("""
                 SELECT levels, count(*) FROM bench_scored
                 WHERE same AND score < %s GROUP BY levels ORDER BY count(*) DESC LIMIT 12
-        """, [config.threshold]):
+        """, [threshold]):
             print(f"  {count:7,}  {' '.join(levels)}")
         _examples(conn, "false positives that are not households (kept, different people)", """
             SELECT s.a, s.b, s.score, s.levels, s.weights, 'not one person'
             FROM bench_scored s WHERE NOT same AND NOT household AND score >= %s
-            ORDER BY score DESC LIMIT 8""", [config.threshold])
+            ORDER BY score DESC LIMIT 8""", [threshold])
         _examples(conn, "false negatives (blocked, one person, under the threshold)", """
             SELECT s.a, s.b, s.score, s.levels, s.weights, t.noise
             FROM bench_scored s JOIN truth_pairs t USING (a, b)
             WHERE same AND score < %s AND t.comparable ORDER BY random() LIMIT 8""",
-                  [config.threshold])
+                  [threshold])
         _examples(conn, "never blocked (comparable true pairs)", """
             SELECT t.a, t.b, NULL, NULL, NULL, t.noise FROM truth_pairs t
             LEFT JOIN bench_scored s USING (a, b) WHERE s.a IS NULL AND t.comparable

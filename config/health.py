@@ -1,5 +1,6 @@
-"""/healthz: whether the database, Redis and at least one Celery worker answer, and when the
-audit chain was last checked and last passed (the daily beat task, verify_audit)."""
+"""/healthz: whether the database, Redis and at least one Celery worker answer, when the
+audit chain was last checked and last passed (the daily beat task, verify_audit), and the long
+jobs stuck past their heartbeat (their worker died: the beat queues them again)."""
 
 import redis
 from django.conf import settings
@@ -10,7 +11,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.celery import app as celery_app
+from identity import heartbeat
+from identity.models import DetectionRun, IdentifierTypeJob
 from merges.models import AuditVerification
+from merges.services import stalled_jobs
 
 TIMEOUT = 1.0
 
@@ -55,7 +59,25 @@ def healthz(request):
     body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     if checks["database"]:
         body["audit"] = audit_chain()
+        body["stalledJobs"] = stalled()
+        if healthy and body["stalledJobs"]:
+            body["status"] = "degraded"
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def stalled():
+    """Running jobs whose worker stopped answering: a heartbeat older than
+    HEARTBEAT_STALE_SECONDS, or a merge running that long with its row free. Like a broken
+    chain, an alarm for people ("status": "degraded"), not an outage of this server."""
+    jobs = [
+        {"kind": kind, "id": pk, "lastHeartbeat": beat.isoformat()}
+        for kind, model in (("detection_run", DetectionRun),
+                            ("identifier_type_job", IdentifierTypeJob))
+        for pk, beat in heartbeat.stalled(model).order_by("pk").values_list("pk", "heartbeat_at")
+    ]
+    jobs += [{"kind": "merge_job", "id": pk, "started": started.isoformat()}
+             for pk, started in stalled_jobs()]
+    return jobs
 
 
 def audit_chain():

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request names its id (config/logging.py).
+    "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.NoStoreMiddleware",
@@ -84,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.logging.LogUserMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -137,6 +140,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.context_processors.broker_state",
             ],
         },
     },
@@ -181,21 +185,44 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
 }
 
+# Long jobs (full detection runs, identifier-type jobs) stamp a heartbeat on their row every
+# HEARTBEAT_SECONDS while they run; one whose heartbeat stopped HEARTBEAT_STALE_SECONDS ago has
+# lost its worker: the beat queues it again and /healthz reports it meanwhile. A running merge
+# holds its job's row locked instead: one running this long with the row free is queued again.
+HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 10)
+HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 120)
+if HEARTBEAT_SECONDS < 1 or HEARTBEAT_STALE_SECONDS < 2 * HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "HEARTBEAT_SECONDS must be at least 1 and HEARTBEAT_STALE_SECONDS at least twice it"
+    )
+# How often the beat takes up work the broker or a worker lost: detection the writes left in
+# the outbox, merge jobs and long jobs whose message was lost or whose worker died.
+RECOVERY_SECONDS = env_int("RECOVERY_SECONDS", 60)
+if RECOVERY_SECONDS < 1:
+    raise ImproperlyConfigured("RECOVERY_SECONDS must be at least 1")
+
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {
         "task": "identity.tasks.purge_idempotency_records",
         "schedule": 3600.0,
     },
-    # Writes queue a drain task themselves; this one catches profiles whose task was lost.
+    # Writes wake a drain task themselves; this one takes what they left while the broker
+    # was down, or whose task was lost.
     "detect-pending-profiles": {
         "task": "identity.tasks.detect_pending_profiles",
-        "schedule": 60.0,
+        "schedule": float(RECOVERY_SECONDS),
     },
     # Merge jobs whose message was lost (the broker was down when they were requested, or
     # their worker died) are handed to a worker again; a job runs once however often it is.
     "resume-merges": {
         "task": "merges.tasks.resume_merges",
-        "schedule": 60.0,
+        "schedule": float(RECOVERY_SECONDS),
+    },
+    # Detection runs and identifier-type jobs whose heartbeat stopped, or whose message was
+    # lost, are queued again.
+    "resume-stalled-jobs": {
+        "task": "identity.tasks.resume_stalled_jobs",
+        "schedule": float(RECOVERY_SECONDS),
     },
     # The whole audit chain, checked daily; /healthz shows when it last passed.
     "verify-audit-chain": {
@@ -205,7 +232,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
-# Writes queue duplicate detection for the profiles they touched (a Redis set a task drains).
+# Writes leave the profiles they touched for incremental detection (an outbox table a task
+# drains: identity.matching.pending).
 DETECT_ON_WRITE = env_bool("DETECT_ON_WRITE", True)
 # API writes remember their Idempotency-Key at least this long (SPEC 3.6: 24 hours).
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
@@ -214,6 +242,9 @@ if IDEMPOTENCY_KEY_HOURS < 24:
 # Concurrent API writes of one threaded server process share a transaction
 # (identity/writing/batching.py).
 API_GROUP_COMMIT = env_bool("API_GROUP_COMMIT", True)
+# Requests each API token may make per minute (identity/api/ratelimit.py), counted in Redis; over
+# it, 429 with Retry-After. 0 turns the limit off; while Redis is down it is not enforced.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 6000)
 # Merges (SPEC 6): the largest group one job merges; each succeeded merge is POSTed to the
 # webhook URL, when set, signed with HMAC-SHA256 of the secret.
 MERGE_MAX_GROUP = env_int("MERGE_MAX_GROUP", 50)
@@ -278,11 +309,26 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Logs (config/logging.py): emails and phone numbers masked in every line, whoever logs it; each
+# line names its request id (also answered as X-Request-ID), user (or API token) and job.
+LOGGING_CONFIG = "config.logging.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "context": {
+            "format": "%(asctime)s %(levelname)s %(name)s "
+                      "[request=%(request_id)s user=%(user)s job=%(job)s] %(message)s",
+        },
+    },
+    "filters": {"api_refusal": {"()": "config.logging.ApiRefusalFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "context"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # django-axes says a line at INFO for every login; lock-outs are its warnings.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # django-axes says a line at INFO for every login; lock-outs are its warnings.
+        "axes": {"level": "WARNING"},
+        "django.request": {"filters": ["api_refusal"]},
+    },
 }
+# Celery workers log through LOGGING too, so their lines carry the job and are masked.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

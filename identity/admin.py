@@ -4,15 +4,14 @@ background work, to look at.
 Read-only wherever the product changes things through an audited service: identifier types
 change on the settings page (impact preview, refusals, audit, background jobs), identifiers
 through writes and steward edits, candidates through detection and stewards' decisions. An API
-token may be revoked (deleted) here; the revocation is audited like any other.
+token may be revoked here; the revocation is audited like any other.
 """
 
-from django.contrib import admin
-from django.db import transaction
+from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from identity import hooks
+from identity.api.tokens import UnknownToken, revoke_api_token
 from identity.models import (
     ApiToken,
     CandidateMember,
@@ -73,11 +72,14 @@ class DuplicateCandidateAdmin(ReadOnlyAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Each token's user, creation and last use (SPEC 9); deleting one revokes it at once."""
+    """Each token's user, creation, last use and revocation (SPEC 9). "Revoke" stops a token at
+    once (as `manage.py revoke_api_token NAME` does); the row stays, so its history does."""
 
-    list_display = ["name", "user", "created_at", "last_used_at"]
-    readonly_fields = ["name", "user", "token_hash", "created_at", "last_used_at"]
+    list_display = ["name", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    readonly_fields = ["name", "user", "token_hash", "created_at", "last_used_at", "revoked_at"]
     search_fields = ["name", "user__username"]
+    actions = ["revoke"]
 
     def has_add_permission(self, request, obj=None):
         return False  # made with `manage.py create_api_token`, which prints it once
@@ -85,20 +87,26 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def delete_model(self, request, obj):
-        self.delete_queryset(request, ApiToken.objects.filter(pk=obj.pk))
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked instead: a revoked token is told so, a deleted one is unknown
 
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            for token in queryset.select_for_update(of=("self",)).select_related("user"):
-                hooks.record_action(
-                    actor=request.user, action="api_token.revoked",
-                    targets={"api_token": token.name},
-                    before={"name": token.name,
-                            "user": token.user.get_username() if token.user else None},
-                    after=None,
-                )
-                token.delete()
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("identity.delete_apitoken")
+
+    @admin.action(description="Revoke the selected API tokens", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        revoked = []
+        for name in queryset.filter(revoked_at__isnull=True).values_list("name", flat=True):
+            try:
+                revoke_api_token(name=name, actor=request.user)
+            except UnknownToken:  # revoked meanwhile
+                continue
+            revoked.append(name)
+        if revoked:
+            self.message_user(request, f"Revoked: {', '.join(revoked)}.", messages.SUCCESS)
+        else:
+            self.message_user(request, "No token was revoked: those were revoked already.",
+                              messages.WARNING)
 
 
 @admin.register(IdentifierTypeJob)

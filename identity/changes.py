@@ -4,27 +4,26 @@ identifier edits; next, merges and identifier-type changes).
 
 It keeps what depends on a profile's state in step: the stored blocking codes of the open
 candidates it is in (the queue filters on them), its matching features (the compact table
-detection joins on), and incremental detection, queued when the transaction commits.
+detection joins on), and incremental detection: left in the outbox in the same transaction
+(identity.matching.pending), so it is committed with the write whether or not the broker is up.
 """
 
-from functools import partial
-
 from django.conf import settings
-from django.db import transaction
 
 from identity.candidates.blocking_codes import refresh_blocking_codes_of_profiles
+from identity.matching.pending import leave_for_detection
 from identity.matching.rules import FEATURE_FIELDS, match_features
 from identity.models import ProfileFeatures
-from identity.tasks import queue_detection
 from profiles.models import Profile
 
 
-def profiles_changed(profile_ids, *, in_candidates=None, features_written=False):
+def profiles_changed(profile_ids, *, in_candidates=None, features_written=False, detect=True):
     """Refresh blocking codes and features of these profiles and queue their detection.
 
     A writer that knows which of them are in candidates passes `in_candidates` (the others
     have no codes to refresh: no query); one that wrote the features itself, set-based with its
-    other rows (resolution), passes `features_written`.
+    other rows (resolution), passes `features_written`. A load that runs one detection over
+    everything it touched at its end (identity.writing.loads) passes `detect=False`.
     """
     ids = sorted(set(profile_ids))
     if not ids:
@@ -32,8 +31,8 @@ def profiles_changed(profile_ids, *, in_candidates=None, features_written=False)
     refresh_blocking_codes_of_profiles(ids if in_candidates is None else in_candidates)
     if not features_written:
         refresh_features(ids)
-    if settings.DETECT_ON_WRITE:
-        transaction.on_commit(partial(queue_detection, ids))
+    if detect and settings.DETECT_ON_WRITE:
+        leave_for_detection(ids)
 
 
 def refresh_features(profile_ids):

@@ -2,7 +2,8 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q
+from django.db.models.functions import ExtractYear
 from django.utils import timezone
 
 from identity.matching.rules import FEATURE_MAX_LENGTHS
@@ -194,6 +195,8 @@ class ApiToken(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Kept, not deleted, when revoked: a revoked token is told so (401), and the admin lists it.
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return self.name
@@ -293,10 +296,18 @@ class ProfileFeatures(models.Model):
         indexes = [
             models.Index(fields=["date_of_birth", "first_canon"], name="features_dob_first"),
             models.Index(fields=["date_of_birth", "last_name"], name="features_dob_last"),
-            models.Index(fields=["last_name", "postcode"], name="features_last_postcode"),
-            models.Index(fields=["first_canon", "last_name", "city"],
-                         name="features_first_last_city"),
+            models.Index(Func(F("last_name"), function="soundex"), F("postcode"),
+                         name="features_sound_postcode"),
             models.Index(fields=["date_of_birth", "postcode"], name="features_dob_postcode"),
+            models.Index(fields=["date_of_birth", "city"], name="features_dob_city"),
+            models.Index(fields=["first_canon", "postcode"], name="features_first_postcode"),
+            models.Index(fields=["street", "postcode"], name="features_street_postcode"),
+            models.Index(Func(F("first_canon"), function="soundex"),
+                         Func(F("last_name"), function="soundex"), ExtractYear("date_of_birth"),
+                         name="features_sounds_year"),
+            models.Index(Func(F("first_canon"), function="soundex"),
+                         Func(F("last_name"), function="soundex"), F("city"),
+                         name="features_sounds_city"),
             # Swapped names: a's first name is b's last name.
             models.Index(fields=["date_of_birth", "first_name"], name="features_dob_firstname"),
             # Value frequencies (agreement weights) in incremental detection.
@@ -329,6 +340,27 @@ class JunkValue(models.Model):
         return f"{self.type_id}:{self.value} ({self.profiles} profiles)"
 
 
+class PendingDetection(models.Model):
+    """A profile a write changed, left for incremental detection: the outbox of
+    identity.matching.pending. Written in the write's own transaction, so the need outlives a
+    broker that is down; taken by the drain task in the transaction of the detection itself.
+
+    A row per profile per write, never updated: a writer never waits on a drain, and a drain
+    takes every row of its profiles (the profile index) with each detection.
+    """
+
+    profile_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            # The drain takes every row of the profiles it detects.
+            models.Index(fields=["profile_id"], name="pending_detection_profile"),
+        ]
+
+    def __str__(self):
+        return f"Profile {self.profile_id} pending detection"
+
+
 class DetectionRun(models.Model):
     """A full detection run: queued -> running -> succeeded | failed, with progress."""
 
@@ -346,6 +378,24 @@ class DetectionRun(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    weights = models.JSONField(
+        default=dict, blank=True,
+        help_text="The comparison weights the run scored with (m, u and weight of each level, "
+                  "the prior), learned from the data when it ran; incremental detection uses "
+                  "the last successful run's until the next one (identity.matching.learning).",
+    )
+    heartbeat_at = models.DateTimeField(
+        default=timezone.now, null=True, blank=True,
+        help_text="Last sign of life: stamped by its worker while running (identity.heartbeat), "
+                  "set when queued or queued again.",
+    )
+
+    class Meta:
+        indexes = [
+            # Unfinished runs whose heartbeat stopped (identity.recovery, /healthz).
+            models.Index(fields=["heartbeat_at"], name="detection_run_unfinished",
+                         condition=Q(status__in=["queued", "running"])),
+        ]
 
     def __str__(self):
         return f"Detection run {self.pk}"
@@ -394,6 +444,11 @@ class IdentifierTypeJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        default=timezone.now, null=True, blank=True,
+        help_text="Last sign of life: stamped by its worker while running (identity.heartbeat), "
+                  "set when queued or queued again.",
+    )
 
     PROBLEMS_KEPT = 1000
 
@@ -401,6 +456,9 @@ class IdentifierTypeJob(models.Model):
         indexes = [
             # A type's latest jobs on its settings page.
             models.Index(fields=["identifier_type", "-id"], name="type_job_recent"),
+            # Unfinished jobs whose heartbeat stopped (identity.recovery, /healthz).
+            models.Index(fields=["heartbeat_at"], name="type_job_unfinished",
+                         condition=Q(status__in=["queued", "running"])),
         ]
 
     def __str__(self):
@@ -415,3 +473,36 @@ class IdentifierTypeJob(models.Model):
         if self.status == self.Status.SUCCEEDED:
             return 100
         return int(100 * self.done / self.total) if self.total else 0
+
+
+class BulkLoad(models.Model):
+    """A file being imported (identity.writing.loads): its writes leave duplicate detection to
+    one run at its end, over the profiles they listed in BulkLoadProfile."""
+
+    source = models.CharField(max_length=100)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    detected_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When detection over its profiles ended; empty while loading, or when an "
+                  "interrupted load left its profiles to the next load's detection.",
+    )
+
+    def __str__(self):
+        return f"Load {self.pk} of {self.source}"
+
+
+class BulkLoadProfile(models.Model):
+    """A profile a load touched, listed by the load's batch in its transaction and read by the
+    load's detection at its end. Unlogged (migration 0011): no WAL for a list that re-running
+    the load rebuilds should the server crash."""
+
+    pk = models.CompositePrimaryKey("load_id", "profile_id")
+    # Without an index of its own (the primary key's serves) nor a constraint checked on each
+    # of a million rows: the load deletes its rows itself.
+    load = models.ForeignKey(BulkLoad, on_delete=models.CASCADE, related_name="+",
+                             db_index=False, db_constraint=False)
+    profile_id = models.BigIntegerField()
+
+    def __str__(self):
+        return f"Profile {self.profile_id} of load {self.load_id}"

@@ -1,36 +1,9 @@
-from functools import cache
-
-import redis
 from celery import shared_task
-from django.conf import settings
 
-from identity.matching import detect
+from identity import broker, heartbeat
+from identity.matching import detect, pending
+from identity.models import DetectionRun, IdentifierTypeJob
 from identity.writing import idempotency
-
-# Incremental detection after writes: each write adds the profiles it touched to a Redis set
-# (one SADD, far cheaper than a Celery message per write), and a drain task takes the set.
-PENDING_KEY = "mergeguard:detect:pending"
-# Set while a drain task is queued and not yet started, so that writes queue one task, not one
-# each. It expires soon, so that a task lost before it ran (a purged queue) holds up the next
-# writes' detection for half a second at most; a task more is harmless.
-SCHEDULED_KEY = "mergeguard:detect:scheduled"
-SCHEDULED_MS = 500
-DRAIN_CHUNK = 100  # profiles per detect_for_profiles call
-
-
-@cache
-def _redis(url):
-    return redis.Redis.from_url(url)
-
-
-def queue_detection(profile_ids):
-    """Have incremental detection look at these profiles soon (a write calls it after commit)."""
-    with _redis(settings.REDIS_URL).pipeline(transaction=False) as pipe:
-        pipe.sadd(PENDING_KEY, *profile_ids)
-        pipe.set(SCHEDULED_KEY, 1, nx=True, px=SCHEDULED_MS)
-        _, scheduled = pipe.execute()
-    if scheduled:
-        detect_pending_profiles.delay()
 
 
 @shared_task
@@ -39,26 +12,15 @@ def purge_idempotency_records():
     return idempotency.purge_expired()
 
 
-@shared_task(bind=True, ignore_result=True)
-def detect_pending_profiles(self):
-    """Incremental detection for every profile queued by `queue_detection` so far.
+@shared_task(ignore_result=True)
+def detect_pending_profiles():
+    """Incremental detection for every profile the writes left in the outbox
+    (identity.matching.pending): woken by the writes, and every RECOVERY_SECONDS by the beat.
 
-    The scheduled mark goes first: a write queuing after this point queues a task of its own.
-    The pending profiles are moved to a set named after this task, so that a delivery of it
-    again after a crash (acks_late) finishes them, and a write touching them again meanwhile
-    lands in the pending set for the next task.
-    """
-    client = _redis(settings.REDIS_URL)
-    taken = f"{PENDING_KEY}:{self.request.id}"
-    client.delete(SCHEDULED_KEY)
-    with client.pipeline() as pipe:  # MULTI/EXEC: no id slips between the two
-        pipe.sunionstore(taken, [taken, PENDING_KEY])
-        pipe.delete(PENDING_KEY)
-        pipe.execute()
-    profile_ids = sorted(int(pk) for pk in client.smembers(taken))
-    for start in range(0, len(profile_ids), DRAIN_CHUNK):
-        detect.detect_for_profiles(profile_ids[start:start + DRAIN_CHUNK])
-    client.delete(taken)
+    The queued mark goes first: a write committing after this point wakes a task of its own.
+    Safe to run twice at once, or again after a crash (each chunk is one transaction)."""
+    broker.unmark(pending.SCHEDULED_KEY)
+    return pending.drain()
 
 
 @shared_task(ignore_result=True)
@@ -81,3 +43,13 @@ def run_identifier_type_job(job_id):
     from identity.types.jobs import execute_type_job
 
     execute_type_job(job_id)
+
+
+@shared_task(ignore_result=True)
+def resume_stalled_jobs():
+    """Every RECOVERY_SECONDS (beat): detection runs and identifier-type jobs whose worker died
+    (their heartbeat stopped) or whose message was lost, queued again (identity.heartbeat)."""
+    heartbeat.requeue_stalled(DetectionRun, lambda pk: broker.send(run_detection, pk))
+    heartbeat.requeue_stalled(
+        IdentifierTypeJob, lambda pk: broker.send(run_identifier_type_job, pk)
+    )

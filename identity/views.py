@@ -37,7 +37,7 @@ from identity.candidates.selectors import (
 )
 from identity.forms import AddIdentifierTypeForm, IdentifierTypeForm
 from identity.matching import compare
-from identity.matching.rules import CONFIG
+from identity.matching.learning import how_suggestions_are_made
 from identity.models import DuplicateCandidate, Identifier, IdentifierType, IdentifierTypeJob
 from identity.profiles import profile_search
 from identity.types import impact as type_impact
@@ -78,7 +78,7 @@ def queue(request):
         "page": page,
         "rows": candidate_rows(page.candidates),
         "filters": _filters(request.GET),
-        "how": CONFIG.describe(),
+        "how": how_suggestions_are_made(),
         "sizes": PAGE_SIZES,
         "size": _page_size(request.GET),
         "nav": "queue",
@@ -459,7 +459,7 @@ def compare_profiles(request):
             answer=answer,
             review=side_by_side([a.profile.pk, b.profile.pk], answer.reasons),
             merge_url=f"{reverse('profiles_merge')}?profiles={a.profile.pk},{b.profile.pk}",
-            how=CONFIG.describe(),
+            how=how_suggestions_are_made(),
         )
     return render(request, "identity/compare.html", context)
 

@@ -87,9 +87,9 @@ SCHEMAS = {
             "mergeId": ID,
             "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
             "survivorId": ID, "mergedIds": {"type": "array", "items": ID},
-            "error": {"type": "string", "nullable": True},
+            "error": {"type": ["string", "null"]},
             "createdAt": {"type": "string", "format": "date-time"},
-            "finishedAt": {"type": "string", "format": "date-time", "nullable": True},
+            "finishedAt": {"type": ["string", "null"], "format": "date-time"},
         },
     },
     "MergeFeed": {

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from kombu.exceptions import KombuError
 
+from identity import broker
 from identity.candidates.blocking import INACTIVE_PROFILE, MERGE_IN_PROGRESS, OVERRIDE
 from identity.candidates.blocking_codes import refresh_blocking_codes_of_profiles
 from identity.candidates.lifecycle import rescope_after_merge
@@ -81,6 +81,10 @@ def request_merge(*, profile_ids, actor, survivor_id=None, field_choices=None,
     if missing:
         raise MergeRefused(f"there is no profile {_and(missing)}", status=404, code="not_found",
                            field="profileIds")
+    if candidate_id is not None and not DuplicateCandidate.objects.filter(
+            pk=candidate_id).exists():
+        raise MergeRefused(f"there is no candidate {candidate_id}", status=404, code="not_found",
+                           field="candidateId")
     plan = merge_plan(ids, survivor_id=survivor_id and int(survivor_id))
     now_states = [r for r in plan.reasons if r.code in UNACKNOWLEDGEABLE]
     if now_states:
@@ -152,29 +156,39 @@ def _enqueue(job_id):
 
 def _send(task, *args):
     """Hand a task to the broker after a commit; the rows are the truth, so a broker that is
-    down loses nothing: `resume_merges` picks the work up again when it is back."""
-    try:
-        task.delay(*args)
-    except (KombuError, OSError) as error:
-        log.warning("could not queue %s (%s); it is resumed when the broker is back",
-                    task.name, error)
-
-
-RESUME_QUEUED_AFTER = timedelta(minutes=1)
-RESUME_RUNNING_AFTER = timedelta(minutes=5)  # a merge takes seconds: its worker is gone
+    down loses nothing (identity.broker logs it): `resume_merges` picks the work up again when
+    it is back."""
+    broker.send(task, *args)
 
 
 def jobs_to_resume(now=None):
-    """Jobs to hand to a worker again: queued for a minute (their message never reached a
-    worker), or running for five (their worker died; the redelivery after the broker's
-    visibility timeout would take an hour)."""
+    """Jobs to hand to a worker again: queued for RECOVERY_SECONDS (their message never
+    reached a worker: the broker was down), or running for HEARTBEAT_STALE_SECONDS with their
+    row free. A running merge holds its job's row locked from its first statement to its
+    commit, so a free row says its worker died; the redelivery after the broker's visibility
+    timeout would take an hour."""
     now = now or timezone.now()
-    return list(
-        MergeJob.objects.filter(
-            Q(status=MergeJob.Status.QUEUED, created_at__lt=now - RESUME_QUEUED_AFTER)
-            | Q(status=MergeJob.Status.RUNNING, started_at__lt=now - RESUME_RUNNING_AFTER)
-        ).order_by("pk").values_list("pk", flat=True)
-    )
+    with transaction.atomic():
+        return list(
+            MergeJob.objects.select_for_update(skip_locked=True).filter(
+                Q(status=MergeJob.Status.QUEUED,
+                  created_at__lt=now - timedelta(seconds=settings.RECOVERY_SECONDS))
+                | Q(status=MergeJob.Status.RUNNING,
+                    started_at__lt=now - timedelta(seconds=settings.HEARTBEAT_STALE_SECONDS))
+            ).order_by("pk").values_list("pk", flat=True)
+        )
+
+
+def stalled_jobs(now=None):
+    """Running merge jobs whose worker died (see jobs_to_resume), for /healthz."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        return list(
+            MergeJob.objects.select_for_update(skip_locked=True).filter(
+                status=MergeJob.Status.RUNNING,
+                started_at__lt=now - timedelta(seconds=settings.HEARTBEAT_STALE_SECONDS),
+            ).order_by("pk").values_list("pk", "started_at")
+        )
 
 
 def automatic_merges_waiting():

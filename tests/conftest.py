@@ -15,6 +15,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 import pgtrigger  # noqa: E402
 import pytest  # noqa: E402
+from celery import Celery  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -83,13 +84,18 @@ def free_port():
 
 
 def server_env(**extra):
-    """The environment a server process needs to run on the test database and Redis."""
+    """The environment a server process needs to run on the test database and Redis.
+
+    As in the test process, writes there (a worker's merges) leave no detection unless a test
+    asks (DETECT_ON_WRITE=true): a drain left running past a test's end would hold the tables
+    its flush truncates."""
     return {
         **os.environ,
         "DATABASE_URL": database_url(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
+        "DETECT_ON_WRITE": "false",
         **extra,
     }
 
@@ -176,10 +182,15 @@ def worker_process(*options, **env):
     )
     hostname = name.replace("%h", os.uname().nodename)
     deadline = time.monotonic() + 60
-    while not celery_app.control.ping(destination=[hostname], timeout=0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the test Celery worker did not start: see .var/test-worker.log")
+    # Asked through the worker's own broker: a test may give it a Redis of its own (REDIS_URL).
+    broker_url = env.get("REDIS_URL", settings.REDIS_URL)
+    with Celery(broker=broker_url, set_as_current=False) as its_broker:
+        while not its_broker.control.ping(destination=[hostname], timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(
+                    "the test Celery worker did not start: see .var/test-worker.log"
+                )
     try:
         yield process
     finally:

@@ -5,7 +5,8 @@ options and htmx have nothing to do for it, yet took about a tenth of the server
 write. ApiMiddleware, listed after the middleware every response needs (security headers, static
 files, Common), resolves such a request and calls its view itself. A path under /api/ that is no
 endpoint gets the API's JSON 404 instead of the HTML page, and a request meeting a database
-that does not answer a JSON 503 with Retry-After.
+that does not answer a JSON 503 with Retry-After. The error of a refusal is handed to the log
+line Django writes for it (config/logging.py).
 """
 
 import logging
@@ -26,6 +27,11 @@ class ApiMiddleware:
     def __call__(self, request):
         if not request.path_info.startswith(API_PREFIX):
             return self.get_response(request)
+        response = self.respond(request)
+        request.api_refusal = getattr(response, "api_refusal", None)
+        return response
+
+    def respond(self, request):
         try:
             match = resolve(request.path_info)
         except Resolver404:

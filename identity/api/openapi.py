@@ -1,4 +1,18 @@
-"""The OpenAPI 3 description of the HTTP API, served at /api/v1/openapi.json."""
+"""The OpenAPI 3 description of the HTTP API, served at /api/v1/openapi.json.
+
+Request schemas state what validation accepts (identity/writing/parsing.py): the identifier
+types of the day with their normalisers, the attribute names and lengths, the formats; a body
+that meets them is refused only for what a schema cannot say (a value that is not a real phone
+number, a time in the future, an access contact the record does not hold).
+"""
+
+from identity.matching.rules import FEATURE_MAX_LENGTHS
+from identity.writing.parsing import (
+    ATTRIBUTE_NAME_RE,
+    MAX_SOURCE_LENGTH,
+    MAX_VALUE_LENGTH,
+)
+from identity.writing.resolution import identifier_types
 
 ERROR = {"$ref": "#/components/responses/Error"}
 
@@ -10,16 +24,134 @@ def _json(schema_ref, description):
     }
 
 
-def openapi_document():
+# Text PostgreSQL can store: no NUL (parsing.check_text).
+NO_NUL = "^[^\\u0000]*$"
+# normalisers.EMAIL_RE, either case, blanks around it trimmed.
+EMAIL_PATTERN = (
+    r"^\s*[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\s*$"
+)
+IDENTIFIER_VALUES = {
+    "email": {"type": "string", "pattern": EMAIL_PATTERN, "maxLength": 254,
+              "example": " Jane@Example.com"},
+    "phone": {"type": "string", "pattern": r"^\s*\+?[0-9][0-9 ().\-/]{5,30}\s*$",
+              "description": "A valid number for its country (libphonenumber); without a + "
+                             "the default region's", "example": "+1 212 555 1234"},
+    "trim": {"anyOf": [
+        {"type": "string", "minLength": 1, "maxLength": MAX_VALUE_LENGTH,
+         "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"},
+        {"type": "integer"},
+    ], "description": "Any text that is not blank (blanks around it are trimmed), or a whole "
+                      "number"},
+}
+_ATTRIBUTE_VALUE = {
+    "type": ["string", "number", "boolean", "null"], "maxLength": MAX_VALUE_LENGTH,
+    "pattern": NO_NUL, "description": "Text, a number or true/false; null clears the attribute",
+}
+
+
+def _identifier_schema(type_):
+    value = IDENTIFIER_VALUES[type_.normaliser]
+    if type_.single_valued:
+        return {**value, "description": f"{type_.label}: one value per profile"}
     return {
-        "openapi": "3.0.3",
+        "anyOf": [value, {"type": "array", "items": value}],
+        "description": f"{type_.label}: one value or a list of them",
+    }
+
+
+def write_schema(types):
+    """The body of an upsert under `types` (IdentifierType by key)."""
+    unique = sorted(key for key, type_ in types.items() if type_.unique)
+    granting = sorted(key for key, type_ in types.items() if type_.can_grant_access)
+    attributes = {
+        name: {**_ATTRIBUTE_VALUE, "maxLength": longest,
+               "description": f"Matched on: at most {longest} characters"}
+        for name, longest in FEATURE_MAX_LENGTHS.items() if name not in types
+    }
+    return {
+        "type": "object",
+        "required": ["record", "matchKey"],
+        "properties": {
+            "record": {
+                "type": "object",
+                "minProperties": 1,
+                "description": (
+                    "Keys that are identifier-type keys are identifiers (a list for types that "
+                    "are not single-valued); other keys are attributes (letters, digits, "
+                    f"underscore, at most 64 characters). Values are at most {MAX_VALUE_LENGTH} "
+                    "characters; an attribute set to null is cleared."
+                ),
+                "propertyNames": {"anyOf": [
+                    {"enum": sorted(types)}, {"pattern": ATTRIBUTE_NAME_RE.pattern},
+                ]},
+                "properties": {
+                    **attributes,
+                    **{key: _identifier_schema(type_) for key, type_ in types.items()},
+                },
+                "additionalProperties": _ATTRIBUTE_VALUE,
+                "example": {"email": "Jane@Example.com ", "first_name": "Jane"},
+            },
+            "matchKey": {
+                "type": "string", "enum": unique,
+                "description": "A unique identifier type the record holds a value of",
+                "example": "email",
+            },
+            "observedAt": {
+                "type": "string", "format": "date-time",
+                "description": "When the data was observed (default: now); at most 5 minutes "
+                               "ahead of the server's clock",
+            },
+            "accessContacts": {
+                "type": "array", "items": {"type": "string", "enum": granting},
+                "description": "Identifier keys of the record that grant access: types that "
+                               "can grant access, each holding a value in the record",
+            },
+            "source": {
+                "type": "string", "maxLength": MAX_SOURCE_LENGTH, "pattern": NO_NUL,
+                "description": "Source channel (default: the token's name)",
+            },
+        },
+        # The record holds a value of its matchKey (not an empty list). That it also holds one
+        # of each of its accessContacts is said in words: as a schema, it made generating
+        # examples (schemathesis) five times slower.
+        "anyOf": [
+            {"properties": {
+                "matchKey": {"const": key},
+                "record": {"required": [key], "properties": {key: {"minItems": 1}}},
+            }}
+            for key in unique
+        ],
+    }
+
+
+def with_token_refusals(document):
+    """Every call that takes a token may be answered 401 (unknown or revoked) and 429."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if operation.get("security") != []:
+                operation["responses"].setdefault("401", ERROR)
+                operation["responses"].setdefault("429", {
+                    **ERROR, "description": "Over the token's rate limit",
+                })
+    return document
+
+
+def openapi_document(types=None):
+    """The document under `types` (IdentifierType by key; default: the types of the day)."""
+    types = identifier_types() if types is None else types
+    return {
+        "openapi": "3.1.0",
         "info": {
             "title": "Mergeguard API",
             "version": "1",
             "description": (
                 "Resolve customer-profile writes without creating duplicates, and read profiles. "
                 "Every call needs `Authorization: Bearer <token>` (tokens come from "
-                "`manage.py create_api_token NAME`)."
+                "`manage.py create_api_token NAME`); a revoked token is answered 401 "
+                "`token_revoked`. Each token may make API_RATE_LIMIT_PER_MINUTE requests a "
+                "minute (6,000 unless the server says otherwise); over it, 429 `rate_limited` "
+                "with `Retry-After` (seconds)."
             ),
         },
         "servers": [{"url": "/"}],
@@ -34,7 +166,7 @@ def openapi_document():
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
-                            "schema": {"type": "string", "maxLength": 255},
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                             "description": (
                                 "Repeating a key with the same body returns the first response "
                                 "and writes nothing; another body is refused (422); a request "
@@ -56,15 +188,40 @@ def openapi_document():
                     },
                 }
             },
+            "/api/v1/profiles/batch": {
+                "post": {
+                    "summary": "Resolve a batch of writes, each exactly as an upsert, in order",
+                    "operationId": "upsertProfiles",
+                    "description": (
+                        "Up to 1,000 records and 4 MiB in one transaction; a later record sees "
+                        "the earlier ones. A record that is invalid rejects only itself: the "
+                        "answer has one result or error per record, by index, and an error "
+                        "names the field (records[3].record.email). A batch takes no "
+                        "Idempotency-Key: sent again, it resolves to the same profiles."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/WriteBatch"}
+                        }},
+                    },
+                    "responses": {
+                        "200": _json("BatchResults", "A result or an error for each record"),
+                        "400": ERROR, "401": ERROR, "413": ERROR, "503": ERROR,
+                    },
+                }
+            },
             "/api/v1/profiles/lookup": {
                 "get": {
                     "summary": "The active profile holding an identifier value (normalised first)",
                     "operationId": "lookupProfile",
                     "parameters": [
                         {"name": "type", "in": "query", "required": True,
-                         "schema": {"type": "string"}, "example": "email"},
+                         "schema": {"type": "string", "enum": sorted(types)},
+                         "example": "email"},
                         {"name": "value", "in": "query", "required": True,
-                         "schema": {"type": "string"}, "example": " Jane@Example.com"},
+                         "schema": {"type": "string", "pattern": NO_NUL},
+                         "example": " Jane@Example.com"},
                     ],
                     "responses": {
                         "200": _json("Profile", "The profile"),
@@ -78,7 +235,7 @@ def openapi_document():
                     "operationId": "getProfile",
                     "parameters": [
                         {"name": "profile_id", "in": "path", "required": True,
-                         "schema": {"type": "integer"}},
+                         "schema": {"type": "integer", "minimum": 1}},
                     ],
                     "responses": {
                         "200": _json("Profile", "The profile"),
@@ -133,41 +290,7 @@ def openapi_document():
                 }
             },
             "schemas": {
-                "Write": {
-                    "type": "object",
-                    "required": ["record", "matchKey"],
-                    "properties": {
-                        "record": {
-                            "type": "object",
-                            "description": (
-                                "Keys that are identifier-type keys are identifiers (a list for "
-                                "types that are not single-valued); other keys are attributes "
-                                "(letters, digits, underscore, at most 64 characters). Values "
-                                "are at most 1,000 characters; an attribute set to null is "
-                                "cleared."
-                            ),
-                            "additionalProperties": True,
-                            "example": {"email": "Jane@Example.com ", "first_name": "Jane"},
-                        },
-                        "matchKey": {
-                            "type": "string",
-                            "description": "A unique identifier type the record holds",
-                            "example": "email",
-                        },
-                        "observedAt": {
-                            "type": "string", "format": "date-time",
-                            "description": "When the data was observed (default: now)",
-                        },
-                        "accessContacts": {
-                            "type": "array", "items": {"type": "string"},
-                            "description": "Identifier keys of the record that grant access",
-                        },
-                        "source": {
-                            "type": "string", "maxLength": 100,
-                            "description": "Source channel (default: the token's name)",
-                        },
-                    },
-                },
+                "Write": write_schema(types),
                 "Resolution": {
                     "type": "object",
                     "required": ["profileId", "created", "conflicts"],
@@ -178,6 +301,60 @@ def openapi_document():
                             "type": "array",
                             "items": {"$ref": "#/components/schemas/Conflict"},
                         },
+                    },
+                },
+                "WriteBatch": {
+                    "type": "object",
+                    "required": ["records"],
+                    "properties": {
+                        "records": {
+                            "type": "array", "minItems": 1, "maxItems": 1000,
+                            "items": {"$ref": "#/components/schemas/Write"},
+                        },
+                    },
+                },
+                "BatchResults": {
+                    "type": "object",
+                    "required": ["results", "created", "matched", "rejected"],
+                    "properties": {
+                        "results": {
+                            "type": "array",
+                            "description": "One per record, in the records' order",
+                            "items": {
+                                "type": "object",
+                                "required": ["index", "status"],
+                                "properties": {
+                                    "index": {"type": "integer"},
+                                    "status": {
+                                        "type": "integer", "enum": [200, 201, 400, 503],
+                                        "description": (
+                                            "What an upsert of the record alone would answer: "
+                                            "201 created, 200 resolved to an existing profile, "
+                                            "400 invalid (error), 503 busy (error: send it "
+                                            "again)"
+                                        ),
+                                    },
+                                    "profileId": {"type": "integer"},
+                                    "created": {"type": "boolean"},
+                                    "conflicts": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Conflict"},
+                                    },
+                                    "error": {
+                                        "type": "object",
+                                        "properties": {
+                                            "code": {"type": "string"},
+                                            "message": {"type": "string"},
+                                            "field": {"type": ["string", "null"],
+                                                      "example": "records[3].record.email"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                        "created": {"type": "integer"},
+                        "matched": {"type": "integer"},
+                        "rejected": {"type": "integer"},
                     },
                 },
                 "Conflict": {
@@ -193,8 +370,8 @@ def openapi_document():
                         },
                         "type": {"type": "string"},
                         "value": {"type": "string"},
-                        "heldBy": {"type": "integer", "nullable": True},
-                        "candidateId": {"type": "integer", "nullable": True},
+                        "heldBy": {"type": ["integer", "null"]},
+                        "candidateId": {"type": ["integer", "null"]},
                         "currentValue": {"type": "string"},
                     },
                 },
@@ -240,7 +417,7 @@ def openapi_document():
                             "type": "array",
                             "items": {"$ref": "#/components/schemas/Candidate"},
                         },
-                        "next": {"type": "string", "nullable": True},
+                        "next": {"type": ["string", "null"]},
                     },
                 },
                 "Candidate": {
@@ -288,7 +465,7 @@ def openapi_document():
                             "properties": {
                                 "code": {"type": "string"},
                                 "message": {"type": "string"},
-                                "field": {"type": "string", "nullable": True},
+                                "field": {"type": ["string", "null"]},
                             },
                         }
                     },
@@ -300,7 +477,8 @@ def openapi_document():
 
 # -- identifier types (SPEC 8a) -----------------------------------------------------------------
 
-_KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"},
+_KEY = {"name": "key", "in": "path", "required": True,
+        "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
         "example": "loyalty_card"}
 _REFUSED = {
     "description": (
@@ -501,10 +679,10 @@ COMPARE_SCHEMAS = {
                        "description": "Why detection does not pair them, in words"},
             "linkageKeys": {"type": "array", "items": {"type": "object", "properties": {
                 "name": {"type": "string"}, "shared": {"type": "boolean"},
-                "why": {"type": "string", "nullable": True},
+                "why": {"type": ["string", "null"]},
             }}},
             "similarity": {"type": "object", "properties": {
-                "score": {"type": "number", "nullable": True},
+                "score": {"type": ["number", "null"]},
                 "threshold": {"type": "number"},
                 "passes": {"type": "boolean"},
                 "fields": {"type": "object", "additionalProperties": {
@@ -513,7 +691,7 @@ COMPARE_SCHEMAS = {
                             "exact", "nickname", "close", "far", "swapped", "missing",
                             "by postcode"]},
                         "weight": {"type": "number"},
-                        "values": {"type": "array", "items": {"nullable": True}},
+                        "values": {"type": "array", "items": {}},
                     }}},
             }},
             "sharedValues": {"type": "array", "items": {"type": "object", "properties": {
@@ -521,7 +699,7 @@ COMPARE_SCHEMAS = {
                 "value": {"type": "string"},
                 "current": {"type": "array", "items": {"type": "boolean"}},
                 "matchable": {"type": "boolean"}, "pairs": {"type": "boolean"},
-                "junk": {"type": "boolean"}, "holders": {"type": "integer", "nullable": True},
+                "junk": {"type": "boolean"}, "holders": {"type": ["integer", "null"]},
             }}},
             "collisions": {"type": "array", "items": {"type": "object"}},
             "blockingReasons": {"type": "array", "items": {"type": "object"},
@@ -530,9 +708,9 @@ COMPARE_SCHEMAS = {
                 "id": {"type": "integer"}, "status": {"type": "string"},
                 "score": {"type": "number"},
                 "profileIds": {"type": "array", "items": {"type": "integer"}},
-                "dismissedBy": {"type": "string", "nullable": True},
-                "dismissedAt": {"type": "string", "format": "date-time", "nullable": True},
-                "dismissReason": {"type": "string", "nullable": True},
+                "dismissedBy": {"type": ["string", "null"]},
+                "dismissedAt": {"type": ["string", "null"], "format": "date-time"},
+                "dismissReason": {"type": ["string", "null"]},
             }}},
         },
     },

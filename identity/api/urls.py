@@ -1,9 +1,11 @@
 from django.urls import path
 
 from identity.api import views as api
+from identity.api.batch import batch
 
 urlpatterns = [
     path("profiles/upsert", api.upsert, name="api_upsert"),
+    path("profiles/batch", batch, name="api_batch"),
     path("profiles/lookup", api.lookup, name="api_lookup"),
     path("profiles/<int:profile_id>", api.profile_detail, name="api_profile"),
     path("candidates", api.candidates, name="api_candidates"),

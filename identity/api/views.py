@@ -13,8 +13,10 @@ from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from identity.api.openapi import openapi_document
-from identity.api.tokens import authenticate_token
+from config.logging import set_user
+from identity.api import ratelimit
+from identity.api.openapi import openapi_document, with_token_refusals
+from identity.api.tokens import authenticate_token, revoked_at
 from identity.candidates.selectors import candidates_after
 from identity.matching import compare as why_not_compare
 from identity.models import DuplicateCandidate, IdentifierType
@@ -37,10 +39,9 @@ STALE_ATTEMPTS = 3
 
 def api_error(status, code, message, field=None, *, details=None, **headers):
     """The one shape of API errors; `details` adds keys beside "error" (a merge's reasons)."""
-    response = JsonResponse(
-        {"error": {"code": code, "message": message, "field": field}, **(details or {})},
-        status=status,
-    )
+    error = {"code": code, "message": message, "field": field}
+    response = JsonResponse({"error": error, **(details or {})}, status=status)
+    response.api_refusal = error  # named in the request's log line (config/logging.py)
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response
@@ -52,10 +53,28 @@ def bearer_token(request):
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-def unauthorized():
+def unauthorized(token=None):
+    """The 401 for a missing, unknown or revoked `token` (a revoked one is told so)."""
+    revoked = token and revoked_at(token)
+    if revoked:
+        return api_error(
+            401, "token_revoked",
+            f"this token was revoked on {revoked:%Y-%m-%d %H:%M} UTC: ask for a new one",
+            "Authorization", WWW_Authenticate='Bearer realm="mergeguard", error="invalid_token"',
+        )
     return api_error(
         401, "unauthorized", "a valid token is required: Authorization: Bearer <token>",
-        WWW_Authenticate='Bearer realm="mergeguard"',
+        "Authorization", WWW_Authenticate='Bearer realm="mergeguard"',
+    )
+
+
+def throttled(limited):
+    return api_error(
+        429, "rate_limited",
+        f"this token may make {limited.limit} requests a minute (API_RATE_LIMIT_PER_MINUTE): "
+        f"try again in {limited.retry_after} s",
+        details={"limit": {"requests": limited.limit, "seconds": ratelimit.WINDOW_SECONDS}},
+        Retry_After=str(limited.retry_after),
     )
 
 
@@ -63,7 +82,8 @@ def api_view(*methods, accepted_tokens=False):
     """Token authentication and allowed methods for an API view.
 
     `accepted_tokens`: a token the process accepted before is taken without a query
-    (tokens.authenticate_token); for writes only, whose batch checks it.
+    (tokens.authenticate_token); for writes only, whose batch checks it. Each token may make
+    API_RATE_LIMIT_PER_MINUTE requests a minute (ratelimit); over it, 429 with Retry-After.
     """
 
     def decorator(view):
@@ -79,7 +99,10 @@ def api_view(*methods, accepted_tokens=False):
             token = bearer_token(request)
             api_token = token and authenticate_token(token, accepted=accepted_tokens)
             if not api_token:
-                return unauthorized()
+                return unauthorized(token)
+            set_user(f"token:{api_token.name}")
+            if limited := ratelimit.check(api_token.token_hash):
+                return throttled(limited)
             request.api_token = api_token
             return view(request, *args, **kwargs)
 
@@ -92,10 +115,12 @@ def read_json(request):
     """The request's JSON body, or an error response."""
     length = request.META.get("CONTENT_LENGTH") or "0"
     if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        return None, api_error(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+        return None, api_error(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes",
+                               "body")
     raw = request.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
-        return None, api_error(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+        return None, api_error(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes",
+                               "body")
     try:
         return json.loads(raw), None
     except (ValueError, UnicodeDecodeError) as error:
@@ -154,7 +179,7 @@ def upsert(request):
         except Stale:
             api_token = authenticate_token(bearer_token(request))
             if api_token is None:
-                return unauthorized()
+                return unauthorized(bearer_token(request))
             types, submit = identifier_types(api_token.types_fingerprint), batching.resolve_alone
     else:
         return api_error(503, "busy", "the identifier types kept changing", Retry_After="1")
@@ -248,11 +273,11 @@ def candidates(request):
 @csrf_exempt
 @login_not_required
 def openapi(request):
-    document = openapi_document()
+    document = openapi_document(identifier_types())
     # The merge rows live with merges; a view may compose the apps.
     document["paths"].update(merge_openapi.PATHS)
     document["components"]["schemas"].update(merge_openapi.SCHEMAS)
-    return JsonResponse(document, json_dumps_params={"indent": 2})
+    return JsonResponse(with_token_refusals(document), json_dumps_params={"indent": 2})
 
 
 # -- identifier types (SPEC 8a, 10) ----------------------------------------------------------------

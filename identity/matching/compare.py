@@ -21,7 +21,8 @@ from identity.matching.detect import (
     shared_value_edges,
     similar_pair,
 )
-from identity.matching.rules import CONFIG
+from identity.matching.learning import current_weights
+from identity.matching.rules import BIRTH_YEAR, CONFIG, FIRST_NAME_SOUND, SURNAME_SOUND
 from identity.models import (
     CandidateMember,
     DuplicateCandidate,
@@ -42,10 +43,10 @@ LEVEL_WORDS = {
     "exact": "same",
     "nickname": "nickname",
     "close": "close (a typo)",
+    "similar": "similar",
     "far": "different",
     "swapped": "swapped",
     "missing": "missing",
-    "by postcode": "by postcode",
 }
 
 
@@ -167,9 +168,11 @@ def why_not(a, b, *, config=CONFIG):
         {**evidence, "type_label": labels.get(evidence["type"], evidence["type"])}
         for x, y, _, evidence in collision_edges(config, sorted(pair)) if {x, y} == pair
     ]
-    linkage, fields, score = _similar_people(a, b, config)
+    weights = current_weights(config)
+    threshold = config.threshold_for(weights)
+    linkage, fields, score = _similar_people(a, b, config, weights)
     answer = PairAnswer(
-        a=a, b=b, threshold=config.threshold, linkage=linkage, fields=fields, score=score,
+        a=a, b=b, threshold=threshold, linkage=linkage, fields=fields, score=score,
         shared=_shared_values(a, b, paired_on, junk),
         collisions=collisions,
         reasons=blocking_reasons(group_state_for_profiles([a, b])),
@@ -178,15 +181,15 @@ def why_not(a, b, *, config=CONFIG):
     answer.ways = [
         *(f"they share the {_lower(v.type_label)} {v.value}" for v in answer.shared if v.pairs),
         *(f"a write collided on the {_lower(c['type_label'])} {c['value']}" for c in collisions),
-        *([f"similar people: score {score:.1f}, at least the threshold of {config.threshold:g}"]
+        *([f"similar people: score {score:.1f}, at least the threshold of {threshold:g}"]
           if answer.similar else []),
     ]
     return answer
 
 
-def _similar_people(a, b, config):
+def _similar_people(a, b, config, weights):
     """(LinkageChecks, FieldComparisons, score) of the pair, from the detection statements."""
-    keys_sql, scored_sql, params = pair_comparison_sql(config, a, b)
+    keys_sql, scored_sql, params = pair_comparison_sql(config, a, b, weights)
     with connection.cursor() as cursor:
         cursor.execute(keys_sql, params)
         linked = {row[0] for row in cursor.fetchall()}
@@ -220,6 +223,8 @@ def _apart(key, fa, fb, config):
     """Why the linkage key `key` leaves the pair apart, in words (the SQL said it does)."""
     if fa is None or fb is None:
         return "one of them has no matching fields"
+    if any("{t}" in column for column in key.columns):
+        return _apart_by_expressions(key, fa.profile_id, fb.profile_id, config)
     if key.swapped and not (
         fa.first_name and fa.last_name and fa.first_name == fb.last_name
         and fa.last_name == fb.first_name and fa.first_name != fa.last_name
@@ -240,6 +245,43 @@ def _apart(key, fa, fb, config):
         return "; ".join(parts)
     return (f"more than {config.max_block_size} profiles share these values: too common to "
             "pair people by")
+
+
+def _apart_by_expressions(key, a, b, config):
+    """Why a key over expressions (a name's sound, a birth year) leaves the pair apart: the
+    same words as for plain columns, each expression named for what it says."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.profile_id, {', '.join(key.expressions('t'))} "
+            "FROM identity_profilefeatures t WHERE t.profile_id IN (%s, %s)", [a, b])
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    words = [_column_word(column) for column in key.columns]
+    va, vb = rows.get(a), rows.get(b)
+    missing = [i for i in range(len(words)) if va[i] is None or vb[i] is None]
+    both = [words[i] for i in missing if va[i] is None and vb[i] is None]
+    one = [words[i] for i in missing if words[i] not in both]
+    differ = [words[i] for i in range(len(words)) if i not in missing and va[i] != vb[i]]
+    parts = []
+    if differ:
+        parts.append("different " + _and(dict.fromkeys(differ)))
+    if one:
+        parts.append(_and(dict.fromkeys(one)) + " missing on one side")
+    if both:
+        parts.append(_and(dict.fromkeys(both)) + " missing on both")
+    if parts:
+        return "; ".join(parts)
+    return (f"more than {config.max_block_size} profiles share these values: too common to "
+            "pair people by")
+
+
+EXPRESSION_WORDS = {
+    SURNAME_SOUND: "surname sound", FIRST_NAME_SOUND: "first name sound",
+    BIRTH_YEAR: "birth year",
+}
+
+
+def _column_word(column):
+    return EXPRESSION_WORDS.get(column) or FIELD_WORDS.get(column, column)
 
 
 def _words(columns):

@@ -6,7 +6,10 @@ Three kinds of edges between active profiles, each with its evidence and a score
   more than `junk_limit` profiles is a junk value instead and makes no edges;
 - identity collisions the writes recorded (IdentityConflict);
 - similar people: the UNION of one equi-join of ProfileFeatures per linkage key, scored by
-  per-field comparison levels in SQL, kept when the score reaches the threshold.
+  per-field comparison levels in SQL (identity.matching.levels), kept when the score reaches the
+  threshold. A full run first learns the weights from its blocked pairs
+  (identity.matching.learning) and returns them with its figures; incremental runs use the
+  last full run's.
 
 Groups are the connected components of the edges (identity.matching.rules.group_edges). The result
 is reconciled with the stored candidates: same profiles keep their candidate (evidence
@@ -21,10 +24,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from identity.candidates.lifecycle import save_detected_groups
+from identity.matching import learning
 from identity.matching.evidence import SimilarPair, evidence_key
+from identity.matching.levels import SWAPPED_SQL, level_sql
 from identity.matching.rules import COMPARED_FIELDS, CONFIG, FREQUENCY_COLUMNS, group_edges
+from identity.matching.weights import CEILING, FLOOR, IN_POSTCODE, LEVELS, NEUTRAL
 from identity.models import JunkValue
-from identity.queries import copy_out, stream
+from identity.queries import copy_out, heavy_query_settings, stream
 
 DETECTION_LOCK = 0x6D67_6465_7465_6374  # "mgdetect": one reconciliation at a time
 MAX_COMPONENT = 500  # incremental detection follows edges at most this far
@@ -35,15 +41,27 @@ MAX_COMPONENT = 500  # incremental detection follows edges at most this far
 EXACT_POPULATION = 10_000
 
 
-def detect_all(*, config=CONFIG, progress=None):
-    """Full detection over every active profile; returns figures of the run."""
+def detect_all(*, config=CONFIG, progress=None, weights=None):
+    """Full detection over every active profile; returns figures of the run, with the weights
+    it used (`weights`: learned from the data now, unless given or set by hand) as "weights"."""
     progress = progress or (lambda stage, percent: None)
     progress("shared values", 5)
     shared, junk = shared_value_edges(config, None)
-    progress("identity collisions", 25)
+    progress("identity collisions", 15)
     collisions = collision_edges(config, None)
-    progress("similar people", 35)
-    similar = _similar_people_edges(config, None)
+    progress("blocking", 20)
+    try:
+        key_pairs = _block(config)
+        if weights is None:
+            progress("learning weights", 30)
+            weights = (learning.learn_weights(config, BLOCKED_PAIRS, key_pairs)
+                       if config.weights == "learned" else config.hand_set)
+        progress("similar people", 40)
+        similar = _similar_people_edges(config, None, weights,
+                                        pairs=f"SELECT a, b FROM {BLOCKED_PAIRS}")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {BLOCKED_PAIRS}")
     progress("grouping", 75)
     groups = group_edges([*shared, *collisions, *similar], max_size=config.max_group_size)
     progress("saving candidates", 85)
@@ -55,12 +73,43 @@ def detect_all(*, config=CONFIG, progress=None):
     figures.update(
         shared_value_edges=len(shared), collision_edges=len(collisions),
         similar_people_edges=len(similar), junk_values=len(junk),
+        linkage_key_pairs={key.name: n for key, n in zip(config.linkage_keys, key_pairs,
+                                                          strict=True)},
+        threshold=config.threshold_for(weights), weights=weights.as_json(),
     )
     return figures
 
 
-def detect_for_profiles(profile_ids, *, config=CONFIG):
-    """Incremental detection for the component around `profile_ids` (after a write)."""
+# A full run's blocked pairs (a < b, and `keys`: a bit for each linkage key that brings them
+# together), in a temporary table: learning reads a sample of them, scoring all of them.
+BLOCKED_PAIRS = "detection_blocked_pairs"
+
+
+def _block(config):
+    """Fill BLOCKED_PAIRS; returns the number of pairs of each linkage key."""
+    selects = linkage_selects(config, full=True)
+    union = " UNION ALL ".join(f"SELECT a, b, {1 << i} AS k FROM ({select}) key{i}"
+                               for i, (_, select) in enumerate(selects))
+    counts = ", ".join(f"count(*) FILTER (WHERE keys & {1 << i} <> 0)"
+                       for i in range(len(selects)))
+    with transaction.atomic(), connection.cursor() as cursor:
+        heavy_query_settings(cursor)
+        # Every key is an equi-join of the whole table with its blocks: hash joins. The planner
+        # cannot tell how many rows share a name's sound, and would loop over an index instead.
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute(f"DROP TABLE IF EXISTS {BLOCKED_PAIRS}")
+        cursor.execute(f"""CREATE TEMPORARY TABLE {BLOCKED_PAIRS} AS
+                           SELECT a, b, bit_or(k) AS keys FROM ({union}) found GROUP BY a, b""",
+                       {"max_block": config.max_block_size})
+        cursor.execute(f"ANALYZE {BLOCKED_PAIRS}")
+        cursor.execute(f"SELECT {counts} FROM {BLOCKED_PAIRS}")
+        return list(cursor.fetchone())
+
+
+def detect_for_profiles(profile_ids, *, config=CONFIG, weights=None):
+    """Incremental detection for the component around `profile_ids` (after a write), with the
+    weights the last full run learned (or `weights`)."""
+    weights = weights or learning.current_weights(config)
     component = set(profile_ids)
     frontier = set(profile_ids)
     edges = {}
@@ -69,7 +118,7 @@ def detect_for_profiles(profile_ids, *, config=CONFIG):
         shared, found_junk = shared_value_edges(config, sorted(frontier))
         junk.update(found_junk)
         found = [*shared, *collision_edges(config, sorted(frontier)),
-                 *_similar_people_edges(config, sorted(frontier))]
+                 *_similar_people_edges(config, sorted(frontier), weights)]
         for edge in found:
             edges[_edge_key(edge)] = edge
         reached = {p for edge in found for p in edge[:2]}
@@ -159,51 +208,57 @@ def collision_edges(config, profile_ids):
     ]
 
 
-def _similar_people_edges(config, profile_ids):
+def _similar_people_edges(config, profile_ids, weights, pairs=None):
     """Edges (a, b, score, SimilarPair) scored by similar_people_sql.
 
     A full run keeps about a hundred thousand of these until the groups are saved, so each
     holds its comparison row compactly (levels, weights and common values shared between
     pairs) and becomes an evidence dict only when its group is saved.
     """
-    sql, params = similar_people_sql(config, profile_ids)
+    sql, params = similar_people_sql(config, profile_ids, weights, pairs=pairs)
     edges = []
     shared = {}
+    threshold = config.threshold_for(weights)
     rows = (stream(sql, params) if profile_ids is not None
             else copy_out(sql, params, SIMILAR_PEOPLE_TYPES))
     for row in rows:
-        pair = similar_pair(row, shared)
+        pair = similar_pair(row, shared, threshold)
         edges.append((pair[0], pair[1], pair[2], pair))
     return edges
 
 
-def similar_pair(row, shared=None):
-    """The SimilarPair of a row of similar_people_sql (or pair_comparison_sql): weights to two
-    decimals; values equal to one in `shared` (a dict) are that one object."""
+def similar_pair(row, shared=None, threshold=None):
+    """The SimilarPair of a row of similar_people_sql (or pair_comparison_sql), scored against
+    `threshold`: weights to two decimals; values equal to one in `shared` (a dict) are that one
+    object."""
     shared = {} if shared is None else shared
     comparisons = tuple(
         shared.setdefault(value, value)
         for value in (round(v, 2) if isinstance(v, float) else v for v in row[3:])
     )
-    return SimilarPair(row[0], row[1], round(row[2], 2), comparisons)
+    return SimilarPair(row[0], row[1], round(row[2], 2), comparisons, threshold)
 
 
-def similar_people_sql(config, profile_ids):
-    """The statement finding and scoring similar people, built from the configuration.
+def similar_people_sql(config, profile_ids, weights, *, pairs=None):
+    """The statement finding and scoring similar people, built from the configuration and the
+    weights in use.
 
     Full runs (profile_ids None) measure blocks and name frequencies with GROUP BYs joined by
     hash; incremental runs look the same numbers up through the blocking indexes for the few
-    rows involved. Both give the same pairs and scores.
+    rows involved. Both give the same pairs and scores. `pairs`, a statement of pairs (a, b),
+    stands for the linkage keys' pairs when a full run has them at hand.
     """
     params = {"max_block": config.max_block_size, "min_u": config.min_u}
     full = profile_ids is None
     if not full:
         params["ids"] = profile_ids
-    pairs = " UNION ".join(select for _, select in linkage_selects(config, full=full))
-    return scored_pairs_sql(config, pairs, full=full, threshold=config.threshold), params
+    if pairs is None:
+        pairs = " UNION ".join(select for _, select in linkage_selects(config, full=full))
+    threshold = config.threshold_for(weights)
+    return scored_pairs_sql(config, pairs, full=full, threshold=threshold, weights=weights), params
 
 
-def pair_comparison_sql(config, a, b):
+def pair_comparison_sql(config, a, b, weights):
     """The two statements "why not?" runs for one pair (identity.matching.compare), built by
     the code detection runs, restricted to the pair and at any score:
 
@@ -218,7 +273,8 @@ def pair_comparison_sql(config, a, b):
         for position, (_, select) in enumerate(linkage_selects(config, full=False))
     )
     pair = "SELECT %(lo)s::bigint AS a, %(hi)s::bigint AS b"
-    return keys, scored_pairs_sql(config, pair, full=False, threshold=None), params
+    scored = scored_pairs_sql(config, pair, full=False, threshold=None, weights=weights)
+    return keys, scored, params
 
 
 def linkage_selects(config, *, full):
@@ -230,28 +286,33 @@ def linkage_selects(config, *, full):
     order = "a.profile_id < b.profile_id" if full else "a.profile_id <> b.profile_id"
     selects = []
     for key in config.linkage_keys:
-        columns = key.columns
-        present = " AND ".join(f"a.{c} IS NOT NULL" for c in columns)
+        on_a, on_b = key.expressions("a"), key.expressions("b")
+        present = " AND ".join(f"{e} IS NOT NULL" for e in on_a)
+        on = " AND ".join(f"{x} = {y}" for x, y in zip(on_a, on_b, strict=True))
         if key.swapped:
-            on = " AND ".join(f"a.{c} = b.{c}" for c in columns) + (
-                " AND a.first_name = b.last_name AND a.last_name = b.first_name"
-                " AND a.first_name <> a.last_name"
-            )
+            on += (" AND a.first_name = b.last_name AND a.last_name = b.first_name"
+                   " AND a.first_name <> a.last_name")
             guard = ""
+        elif full:
+            # Each block's profiles in one array, its pairs the array's (i, j), i < j: one
+            # GROUP BY of the table per key, no join of the table with itself.
+            inner = key.expressions("f")
+            selects.append((key, f"""
+                SELECT blk.ids[i] AS a, blk.ids[j] AS b
+                FROM (SELECT array_agg(f.profile_id ORDER BY f.profile_id) AS ids
+                      FROM identity_profilefeatures f
+                      WHERE {" AND ".join(f"{e} IS NOT NULL" for e in inner)}
+                      GROUP BY {", ".join(inner)}
+                      HAVING count(*) BETWEEN 2 AND %(max_block)s) blk
+                CROSS JOIN LATERAL generate_series(1, cardinality(blk.ids) - 1) i
+                CROSS JOIN LATERAL generate_series(i + 1, cardinality(blk.ids)) j"""))
+            continue
         else:
-            on = " AND ".join(f"a.{c} = b.{c}" for c in columns)
-            if full:
-                listed = ", ".join(columns)
-                guard = f"""JOIN (SELECT {listed} FROM identity_profilefeatures
-                                  WHERE {" AND ".join(f"{c} IS NOT NULL" for c in columns)}
-                                  GROUP BY {listed}
-                                  HAVING count(*) BETWEEN 2 AND %(max_block)s) blk
-                            ON {" AND ".join(f"blk.{c} = a.{c}" for c in columns)}"""
-            else:
-                same = " AND ".join(f"f.{c} = a.{c}" for c in columns)
-                guard = f"""JOIN LATERAL (SELECT count(*) AS n FROM (
-                                SELECT 1 FROM identity_profilefeatures f WHERE {same}
-                                LIMIT %(max_block)s + 1) s) blk ON blk.n <= %(max_block)s"""
+            same = " AND ".join(
+                f"{x} = {y}" for x, y in zip(key.expressions("f"), on_a, strict=True))
+            guard = f"""JOIN LATERAL (SELECT count(*) AS n FROM (
+                            SELECT 1 FROM identity_profilefeatures f WHERE {same}
+                            LIMIT %(max_block)s + 1) s) blk ON blk.n <= %(max_block)s"""
         selects.append((key, f"""
             SELECT LEAST(a.profile_id, b.profile_id) AS a,
                    GREATEST(a.profile_id, b.profile_id) AS b
@@ -261,36 +322,41 @@ def linkage_selects(config, *, full):
     return selects
 
 
-def scored_pairs_sql(config, pairs, *, full, threshold):
-    """Each pair of the statement `pairs` (a, b) with its score, then each compared field's
-    level, weight and two values (SIMILAR_PEOPLE_TYPES); those scoring under `threshold` are
-    left out (None: none is)."""
+def frequency_joins(*, full):
+    """How many profiles hold fa's value of each FREQUENCY_COLUMNS column (`<field>_freq.n`)."""
     if full:
-        frequencies = "".join(f"""
+        return "".join(f"""
             LEFT JOIN (SELECT {column}, count(*)::float AS n FROM identity_profilefeatures
                        GROUP BY {column}) {field}_freq ON {field}_freq.{column} = fa.{column}"""
             for field, column in FREQUENCY_COLUMNS.items())
-    else:
-        frequencies = "".join(f"""
-            CROSS JOIN LATERAL (SELECT count(*)::float AS n FROM identity_profilefeatures x
-                                WHERE x.{column} = fa.{column}) {field}_freq"""
-            for field, column in FREQUENCY_COLUMNS.items())
-    comparisons = [_comparison(name, config) for name in COMPARED_FIELDS]
-    score = " + ".join(weight for _, weight in comparisons)
-    columns = ", ".join(
-        f"{level}, {weight}, fa.{name}, fb.{name}"
-        for name, (level, weight) in zip(COMPARED_FIELDS, comparisons, strict=True)
-    )
+    return "".join(f"""
+        CROSS JOIN LATERAL (SELECT count(*)::float AS n FROM identity_profilefeatures x
+                            WHERE x.{column} = fa.{column}) {field}_freq"""
+        for field, column in FREQUENCY_COLUMNS.items())
+
+
+POPULATION_SQL = f"""
+    SELECT GREATEST(CASE WHEN counted.n < {EXACT_POPULATION} THEN counted.n
+                         ELSE GREATEST(c.reltuples, counted.n) END, 1)::float AS n
+    FROM (SELECT count(*) AS n FROM (SELECT FROM identity_profilefeatures
+                                     LIMIT {EXACT_POPULATION}) rows) counted,
+         pg_class c
+    WHERE c.oid = 'identity_profilefeatures'::regclass
+"""
+
+
+def scored_pairs_sql(config, pairs, *, full, threshold, weights):
+    """Each pair of the statement `pairs` (a, b) with its score, then each compared field's
+    level, weight and two values (SIMILAR_PEOPLE_TYPES); those scoring under `threshold` are
+    left out (None: none is)."""
+    levels = ", ".join(f"{level_sql(name)} AS {name}" for name in COMPARED_FIELDS)
+    field_weights = ", ".join(f"{_weight_sql(name, weights)} AS {name}"
+                              for name in COMPARED_FIELDS)
+    score = " + ".join(f"wt.{name}" for name in COMPARED_FIELDS)
+    columns = ", ".join(f"lv.{name}, wt.{name}, fa.{name}, fb.{name}" for name in COMPARED_FIELDS)
     kept = "" if threshold is None else f"WHERE score >= {threshold}"
     return f"""
-        WITH population AS (
-            SELECT GREATEST(CASE WHEN counted.n < {EXACT_POPULATION} THEN counted.n
-                                 ELSE GREATEST(c.reltuples, counted.n) END, 1)::float AS n
-            FROM (SELECT count(*) AS n FROM (SELECT FROM identity_profilefeatures
-                                             LIMIT {EXACT_POPULATION}) rows) counted,
-                 pg_class c
-            WHERE c.oid = 'identity_profilefeatures'::regclass
-        ),
+        WITH population AS ({POPULATION_SQL}),
         pairs AS ({pairs})
         SELECT * FROM (
             SELECT p.a, p.b, {score} AS score, {columns}
@@ -298,69 +364,36 @@ def scored_pairs_sql(config, pairs, *, full, threshold):
             JOIN identity_profilefeatures fa ON fa.profile_id = p.a
             JOIN identity_profilefeatures fb ON fb.profile_id = p.b
             CROSS JOIN population
-            CROSS JOIN LATERAL (
-                SELECT fa.first_name = fb.last_name AND fa.last_name = fb.first_name
-                       AND fa.first_name <> fa.last_name AS swapped
-            ) sw
-            {frequencies}
+            CROSS JOIN LATERAL ({SWAPPED_SQL}) sw
+            CROSS JOIN LATERAL (SELECT {levels}) lv
+            {frequency_joins(full=full)}
+            CROSS JOIN LATERAL (SELECT {field_weights}) wt
         ) scored
         {kept}
     """
 
 
-def _frequency_agree(name, weights):
-    """log2(m/u) with u the value's own frequency among profiles (float math: numeric log is
-    slow per pair)."""
-    return (f"(ln({weights.m}::float8 / GREATEST({name}_freq.n / population.n, %(min_u)s))"
-            f" / ln(2.0))")
-
-
-def _comparison(name, config):
-    """(level SQL, weight SQL) of one field for a pair fa, fb, from the configuration."""
-    weights = getattr(config, name)
-    a, b = f"fa.{name}", f"fb.{name}"
-    close_name = (f"levenshtein({a}, {b}) <= "
-                  f"CASE WHEN least(length({a}), length({b})) >= 5 THEN 2 ELSE 1 END")
-    cases = [(f"{a} IS NULL OR {b} IS NULL", "missing", "0")]
-    agree = (_frequency_agree(name, weights) if name in FREQUENCY_COLUMNS
-             else str(weights.agree))
-    if name == "first_name":
-        cases += [
-            ("sw.swapped", "swapped", f"{agree} - {config.swapped_penalty}"),
-            (f"{a} = {b}", "exact", agree),
-            ("fa.first_canon = fb.first_canon", "nickname", str(weights.nickname)),
-            (close_name, "close", str(weights.close)),
-        ]
-    elif name == "last_name":
-        cases += [
-            ("sw.swapped", "swapped", f"{agree} - {config.swapped_penalty}"),
-            (f"{a} = {b}", "exact", agree),
-            (close_name, "close", str(weights.close)),
-        ]
-    elif name == "date_of_birth":
-        da, db = f"to_char({a}, 'YYYYMMDD')", f"to_char({b}, 'YYYYMMDD')"
-        # One digit wrong, two neighbouring digits swapped, or day and month swapped.
-        typo = (f"levenshtein({da}, {db}) = 1 OR to_char({a}, 'YYYYDDMM') = {db} "
-                f"OR EXISTS (SELECT 1 FROM generate_series(1, 7) i "
-                f"WHERE overlay({db} PLACING reverse(substr({db}, i, 2)) FROM i FOR 2) = {da})")
-        cases += [(f"{a} = {b}", "exact", agree), (typo, "close", str(weights.close))]
-    elif name == "street":
-        cases += [
-            (f"{a} = {b}", "exact", agree),
-            (f"levenshtein({a}, {b}) <= 2", "close", str(weights.close)),
-        ]
-    elif name == "city":
-        # The postcode already says the city: counting both would count the address twice.
-        cases += [
-            ("fa.postcode IS NOT NULL AND fb.postcode IS NOT NULL", "by postcode", "0"),
-            (f"{a} = {b}", "exact", agree),
-        ]
-    else:
-        cases += [(f"{a} = {b}", "exact", agree)]
-    level = "CASE " + " ".join(f"WHEN {c} THEN '{lv}'" for c, lv, _ in cases) + " ELSE 'far' END"
-    weight = ("(CASE " + " ".join(f"WHEN {c} THEN {w}" for c, _, w in cases)
-              + f" ELSE {weights.disagree} END)::float")
-    return level, weight
+def _weight_sql(name, weights):
+    """The weight of field `name`'s level lv.<name>: log2(m/u) of the level; for an exact name,
+    postcode or city, u is the value's own frequency among profiles (float math: numeric log is
+    slow per pair); a city or street, where the postcodes are equal too, against the chance
+    that two people of one postcode share it."""
+    cases = []
+    for level in LEVELS[name]:
+        if level in NEUTRAL:
+            continue
+        if level == "exact" and name in FREQUENCY_COLUMNS and name not in IN_POSTCODE:
+            m = min(max(weights.fields[name][level][0], FLOOR), CEILING)
+            weight = (f"ln({m!r}::float8 / GREATEST({name}_freq.n / population.n, %(min_u)s))"
+                      f" / ln(2.0)")
+        elif name in IN_POSTCODE:
+            weight = (f"CASE WHEN fa.postcode = fb.postcode "
+                      f"THEN {weights.weight(name, level, same_postcode=True)!r}::float8 "
+                      f"ELSE {weights.weight(name, level)!r}::float8 END")
+        else:
+            weight = f"{weights.weight(name, level)!r}::float8"
+        cases.append(f"WHEN '{level}' THEN {weight}")
+    return f"(CASE lv.{name} {' '.join(cases)} ELSE 0 END)::float8"
 
 
 # The column types of similar_people_sql's rows: the pair, its score, then each compared field's

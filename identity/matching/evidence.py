@@ -12,7 +12,7 @@ from identity.matching.rules import COMPARED_FIELDS
 
 class SimilarPair(tuple):
     """The evidence of a similar-people edge: (a, b, score, (level, weight, value a, value b)
-    of each compared field in turn).
+    of each compared field in turn), threshold the score was held against).
 
     A full run keeps about a hundred thousand of these until the groups are saved, so each is a
     compact tuple and becomes an evidence dict only when its group is saved.
@@ -20,17 +20,20 @@ class SimilarPair(tuple):
 
     __slots__ = ()
 
-    def __new__(cls, a, b, score, comparisons):
-        return super().__new__(cls, (a, b, score, comparisons))
+    def __new__(cls, a, b, score, comparisons, threshold=None):
+        return super().__new__(cls, (a, b, score, comparisons, threshold))
 
     def as_dict(self):
-        a, b, score, comparisons = self
+        a, b, score, comparisons, threshold = self
         fields = {
             name: {"level": comparisons[i * 4], "weight": comparisons[i * 4 + 1],
                    "values": [_plain(comparisons[i * 4 + 2]), _plain(comparisons[i * 4 + 3])]}
             for i, name in enumerate(COMPARED_FIELDS)
         }
-        return {"rule": "similar_people", "profiles": [a, b], "score": score, "fields": fields}
+        found = {"rule": "similar_people", "profiles": [a, b], "score": score, "fields": fields}
+        if threshold is not None:
+            found["threshold"] = threshold
+        return found
 
 
 def _evidence_dict(item):

@@ -7,16 +7,18 @@
 - `group_edges(edges, max_size)`: connected components of scored edges, strongest first, never
   growing a group past `max_size`.
 
-Similar-people scores are sums of log2 likelihood ratios (Fellegi-Sunter): agreement on a field
-adds log2(m/u), disagreement adds log2((1-m)/(1-u)), a missing value adds nothing. For names u is
-the value's own frequency, so a shared rare surname says more than a shared "Smith".
+Similar-people scores are sums of log2 likelihood ratios (Fellegi-Sunter): each compared field
+falls in a comparison level (exact, close, ..., far) weighing log2(m/u), a missing value weighs
+nothing (identity.matching.weights). For an exact name, postcode or city u is the value's own
+frequency, so a shared rare surname says more than a shared "Smith".
 """
 
-import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+
+from identity.matching.weights import HAND_SET, LEVELS, NEUTRAL, Weights
 
 # Common English nicknames and spelling variants -> one canonical first name.
 NICKNAMES = {
@@ -88,26 +90,27 @@ STREET_WORDS = {
 @dataclass(frozen=True)
 class LinkageKey:
     name: str
-    columns: tuple  # ProfileFeatures columns that must all be equal (and present)
+    # What must be equal (and present): ProfileFeatures columns, or SQL expressions over the
+    # row `{t}` (e.g. "soundex({t}.last_name)"), each served by an index of ProfileFeatures.
+    columns: tuple
     swapped: bool = False  # a.first_name = b.last_name and a.last_name = b.first_name
 
-
-@dataclass(frozen=True)
-class FieldWeights:
-    """log2 weights for one compared field."""
-
-    m: float  # chance a true pair agrees
-    u: float  # chance two random people agree (names: the value's own frequency instead)
-    close: float = 0.0  # weight of the "close"/"typo" level, where the field has one
-    nickname: float = 0.0  # first names only
+    def expressions(self, alias):
+        return [column.format(t=alias) if "{t}" in column else f"{alias}.{column}"
+                for column in self.columns]
 
     @property
-    def agree(self):
-        return math.log2(self.m / self.u)
+    def fields(self):
+        """The compared fields this key makes equal (its pairs cannot teach their m)."""
+        found = set()
+        for column in self.columns:
+            found |= {name for name in (*COMPARED_FIELDS, "first_canon") if name in column}
+        return {"first_name" if name == "first_canon" else name for name in found}
 
-    @property
-    def disagree(self):
-        return math.log2((1 - self.m) / (1 - self.u))
+
+SURNAME_SOUND = "soundex({t}.last_name)"
+FIRST_NAME_SOUND = "soundex({t}.first_canon)"
+BIRTH_YEAR = "extract(year from {t}.date_of_birth)"
 
 
 @dataclass(frozen=True)
@@ -117,72 +120,89 @@ class DetectionConfig:
     junk_limit: int = 50
     # Groups never grow past this; weaker links are dropped and the evidence says so.
     max_group_size: int = 10
-    # A similar-people pair is a candidate when its score reaches this.
-    threshold: float = 20.0
     # Blocks larger than this are skipped for one key (the other keys still see the pair).
     max_block_size: int = 40
+    # Several keys, so that a typo or a gap in any one field (or two) does not hide a pair.
     linkage_keys: tuple = (
         LinkageKey("same date of birth and first name", ("date_of_birth", "first_canon")),
         LinkageKey("same date of birth and surname", ("date_of_birth", "last_name")),
-        LinkageKey("same surname and postcode", ("last_name", "postcode")),
-        LinkageKey("same first name, surname and city", ("first_canon", "last_name", "city")),
+        LinkageKey("same surname sound and postcode", (SURNAME_SOUND, "postcode")),
         LinkageKey("same date of birth and postcode", ("date_of_birth", "postcode")),
+        LinkageKey("same date of birth and city", ("date_of_birth", "city")),
+        LinkageKey("same first name and postcode", ("first_canon", "postcode")),
+        LinkageKey("same name sounds and birth year", (FIRST_NAME_SOUND, SURNAME_SOUND,
+                                                       BIRTH_YEAR)),
+        LinkageKey("same name sounds and city", (FIRST_NAME_SOUND, SURNAME_SOUND, "city")),
+        LinkageKey("same street and postcode", ("street", "postcode")),
         LinkageKey("first and last name swapped", ("date_of_birth",), swapped=True),
         LinkageKey("first and last name swapped, same postcode", ("postcode",), swapped=True),
     )
-    # Names, postcode and city: agreement weighs log2(m/u) with u the value's own frequency
-    # among profiles (floored at min_u); `u` below only sets the disagreement weight.
-    # m measured on the benchmark's true pairs: a completely different first name, surname or
-    # date of birth is rare in one person's profiles (under 1%).
-    first_name: FieldWeights = FieldWeights(m=0.995, u=0.01, close=4.0, nickname=5.0)
-    last_name: FieldWeights = FieldWeights(m=0.995, u=0.001, close=5.0)
+    # The keys whose pairs teach m (each the fields it does not hold equal). They tie a person,
+    # not a household: a shared address alone would teach that one person's profiles often
+    # differ in first name and birth date.
+    training_keys: tuple = ("same date of birth and first name", "same date of birth and surname",
+                            "same first name and postcode")
+    # "learned": each full run learns the weights from the data (identity.matching.learning)
+    # and incremental detection uses the last run's; "hand-set": `hand_set` always.
+    weights: str = "learned"
+    hand_set: Weights = HAND_SET
+    # A similar-people pair is a candidate when its chance of being one person reaches this;
+    # the score threshold follows from the weights' prior. `threshold` fixes it instead.
+    match_probability: float = 0.5
+    threshold: float | None = None
+    # Exact agreement on a name, postcode or city weighs by the value's own frequency among
+    # profiles (floored at min_u): a shared rare surname says more than a shared "Smith".
     min_u: float = 1e-5
-    swapped_penalty: float = 1.0
-    date_of_birth: FieldWeights = FieldWeights(m=0.995, u=1 / 20000, close=8.0)
-    postcode: FieldWeights = FieldWeights(m=0.9, u=1 / 5000)
-    # City counts only where a postcode is missing: the postcode already says the city.
-    city: FieldWeights = FieldWeights(m=0.85, u=1 / 100)
-    # u given the same postcode (street is compared for pairs that share a postcode mostly).
-    street: FieldWeights = FieldWeights(m=0.75, u=1 / 50, close=3.0)
+    # Learning: fewer profiles than this keep the hand-set weights; u from the pairs of this
+    # many profiles drawn at random; m from about this many of the blocked pairs.
+    min_profiles_to_learn: int = 1000
+    u_sample_profiles: int = 400
+    m_sample_pairs: int = 100_000
     # Evidence weights of the other rules, on the same scale, for the candidate's score.
     shared_value_weights: dict = field(
         default_factory=lambda: {"email": 25.0, "phone": 12.0, "default": 15.0}
     )
     collision_weight: float = 30.0
 
-    def describe(self):
-        """The configuration as a steward reads it."""
+    def threshold_for(self, weights):
+        if self.threshold is not None:
+            return self.threshold
+        return weights.threshold(self.match_probability)
+
+    def describe(self, weights=None, run=None):
+        """The configuration and the weights in use, as a steward reads them."""
+        weights = weights or self.hand_set
         return {
             "junk_limit": self.junk_limit,
             "max_group_size": self.max_group_size,
-            "threshold": self.threshold,
+            "threshold": self.threshold_for(weights),
+            "match_probability": self.match_probability if self.threshold is None else None,
             "max_block_size": self.max_block_size,
             "linkage_keys": [key.name for key in self.linkage_keys],
+            "learned": weights.learned,
+            "weights_note": weights.note,
+            "run": run,
+            "prior": weights.prior,
             "weights": {
-                name: {
-                    "agree": (
-                        "by frequency" if name in FREQUENCY_COLUMNS else round(weights.agree, 1)
-                    ),
-                    "close": weights.close or None,
-                    "nickname": weights.nickname or None,
-                    "disagree": round(weights.disagree, 1),
-                }
-                for name, weights in self.fields().items()
+                name: [
+                    {"level": level,
+                     "weight": ("by frequency" if level == "exact" and name in FREQUENCY_COLUMNS
+                                else round(weights.weight(name, level), 1)),
+                     "m": round(weights.fields[name][level][0], 4),
+                     "u": weights.fields[name][level][1]}
+                    for level in LEVELS[name] if level not in NEUTRAL
+                ]
+                for name in COMPARED_FIELDS
             },
             "shared_value_weights": self.shared_value_weights,
             "collision_weight": self.collision_weight,
         }
 
-    def fields(self):
-        return {name: getattr(self, name) for name in COMPARED_FIELDS}
-
 
 COMPARED_FIELDS = ("first_name", "last_name", "date_of_birth", "postcode", "city", "street")
 FEATURE_FIELDS = [*COMPARED_FIELDS, "first_canon"]
 # Fields whose agreement weighs by the value's frequency, and the column counted for it.
-FREQUENCY_COLUMNS = {
-    "first_name": "first_canon", "last_name": "last_name", "postcode": "postcode", "city": "city",
-}
+FREQUENCY_COLUMNS = {"first_name": "first_canon", "last_name": "last_name", "postcode": "postcode"}
 
 CONFIG = DetectionConfig()
 

@@ -1,31 +1,38 @@
-"""Full detection runs: queued as a Celery task, or run in the process; progress on the row."""
+"""Full detection runs: queued as a Celery task, or run in the process; progress and a
+heartbeat on the row (identity.heartbeat: a run whose worker died is queued again)."""
 
 from django.db import transaction
 from django.utils import timezone
 
+from identity import broker, heartbeat
 from identity.matching import detect
 from identity.models import DetectionRun
 
 
 def queue_detection_run():
+    """A queued run, sent to a worker when the caller's transaction commits; with the broker
+    down it waits queued, and the beat sends it when the broker is back."""
     from identity.tasks import run_detection
 
     run = DetectionRun.objects.create()
-    transaction.on_commit(lambda: run_detection.delay(run.pk))
+    transaction.on_commit(lambda: broker.send(run_detection, run.pk))
     return run
 
 
 def execute_detection_run(run_id, *, on_progress=None):
-    """Run full detection for `run_id`, recording stage and progress as it goes."""
-    run = DetectionRun.objects.get(pk=run_id)
-    if run.status in (DetectionRun.Status.SUCCEEDED, DetectionRun.Status.FAILED):
-        return run  # delivered again after it finished
-    DetectionRun.objects.filter(pk=run_id).update(
-        status=DetectionRun.Status.RUNNING, started_at=timezone.now()
-    )
+    """Run full detection for `run_id`, recording stage and progress as it goes. A run that
+    another delivery is running (its heartbeat beats), or that ended, is left alone."""
+    if not heartbeat.claim(DetectionRun, run_id):
+        return DetectionRun.objects.get(pk=run_id)
+    with heartbeat.beating(DetectionRun, run_id):
+        return _detect(run_id, on_progress)
 
+
+def _detect(run_id, on_progress):
     def progress(stage, percent):
-        DetectionRun.objects.filter(pk=run_id).update(stage=stage, progress=percent)
+        DetectionRun.objects.filter(pk=run_id).update(
+            stage=stage, progress=percent, heartbeat_at=timezone.now()
+        )
         if on_progress:
             on_progress(stage, percent)
 
@@ -36,9 +43,11 @@ def execute_detection_run(run_id, *, on_progress=None):
             status=DetectionRun.Status.FAILED, error=str(error), finished_at=timezone.now()
         )
         raise
+    # The weights it learned are kept with the run: incremental detection uses them until the
+    # next full run (identity.matching.learning.current_weights).
+    weights = figures.pop("weights", {})
     DetectionRun.objects.filter(pk=run_id).update(
-        status=DetectionRun.Status.SUCCEEDED, figures=figures, progress=100,
+        status=DetectionRun.Status.SUCCEEDED, figures=figures, weights=weights, progress=100,
         finished_at=timezone.now(),
     )
-    run.refresh_from_db()
-    return run
+    return DetectionRun.objects.get(pk=run_id)

@@ -12,8 +12,9 @@ type's normaliser, in chunks of their own transaction, each calling `profiles_ch
 profiles it touched. A value that no longer validates, or whose new form another identifier
 holds already, is kept as it was and listed in the job's `problems`: never dropped.
 
-A job delivered again after it finished does nothing; one left running by a dead worker runs
-again from the start, which changes nothing already done.
+A job delivered again after it finished, or while a live worker runs it, does nothing; one left
+running by a dead worker (its heartbeat stopped: identity.heartbeat) is queued again by the beat
+and runs again from the start, which changes nothing already done.
 """
 
 import json
@@ -22,6 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from identity import heartbeat
 from identity.candidates.blocking_codes import refresh_blocking_codes
 from identity.changes import profiles_changed
 from identity.matching import detect
@@ -39,10 +41,15 @@ Status = IdentifierTypeJob.Status
 
 
 def execute_type_job(job_id):
+    if not heartbeat.claim(IdentifierTypeJob, job_id):
+        return IdentifierTypeJob.objects.get(pk=job_id)
+    with heartbeat.beating(IdentifierTypeJob, job_id):
+        return _execute(job_id)
+
+
+def _execute(job_id):
     job = IdentifierTypeJob.objects.select_related("identifier_type").get(pk=job_id)
-    if job.finished:
-        return job
-    _set(job_id, status=Status.RUNNING, started_at=timezone.now(), error="")
+    _set(job_id, error="")
     try:
         if job.kind == IdentifierTypeJob.Kind.RENORMALISE:
             figures = _renormalise(job)
@@ -59,7 +66,7 @@ def execute_type_job(job_id):
 
 
 def _set(job_id, **fields):
-    IdentifierTypeJob.objects.filter(pk=job_id).update(**fields)
+    IdentifierTypeJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now(), **fields)
 
 
 # -- recompute ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from functools import partial
 
 from django.db import IntegrityError, transaction
 
-from identity import hooks
+from identity import broker, hooks
 from identity.models import Identifier, IdentifierType, IdentifierTypeJob
 from identity.tasks import run_identifier_type_job
 from identity.types.impact import (
@@ -127,5 +127,6 @@ def _job(type_, kind, changes, actor):
     job = IdentifierTypeJob.objects.create(
         identifier_type=type_, kind=kind, changes=changes, requested_by=actor
     )
-    transaction.on_commit(partial(run_identifier_type_job.delay, job.pk))
+    # With the broker down the job waits queued; the beat sends it when the broker is back.
+    transaction.on_commit(partial(broker.send, run_identifier_type_job, job.pk))
     return job

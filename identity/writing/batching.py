@@ -223,7 +223,8 @@ def _resolve_batch(batch):
     try:
         if any(entry.key is not None for entry in batch):
             with transaction.atomic():
-                # First of the commit hooks: a later one failing (queue_detection) leaves it set.
+                # First of the commit hooks: a later one failing (waking the detection drain)
+                # leaves it set.
                 transaction.on_commit(mark_committed)
                 check_expected(expected_of(batch))  # before a stored response is replayed
                 outcomes = _resolve_in_transaction(batch)

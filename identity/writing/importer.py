@@ -2,21 +2,34 @@
 
 The file is streamed: rows are read, validated by `parse_write` and resolved by `resolve_writes`
 a batch at a time, so memory stays flat whatever the file's size and each batch is one
-transaction. A thread reads and validates the next batch while PostgreSQL works on the current
-one. A row that cannot be imported goes to the reject file with its row number and
+transaction. Another process reads and validates the next batches while this one resolves the
+current one. A row that cannot be imported goes to the reject file with its row number and
 reason; the other rows are kept. The header is checked before anything is imported.
 """
 
 import codecs
 import csv
+import multiprocessing
+import pickle
 import queue
+import signal
 import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from identity.writing.parsing import ATTRIBUTE_NAME_RE, MAX_SOURCE_LENGTH, InvalidWrite, parse_write
+from identity.matching.rules import match_features
+from identity.writing.loads import Load
+from identity.writing.parsing import (
+    ATTRIBUTE_NAME_RE,
+    MAX_SOURCE_LENGTH,
+    IdentifierValue,
+    InvalidWrite,
+    Write,
+    parse_write,
+)
 from identity.writing.resolution import ResolutionBusy, identifier_types, resolve_writes
 
 DEFAULT_BATCH_SIZE = 1000
@@ -49,7 +62,9 @@ class ImportSummary:
     rejected: int = 0
     blank: int = 0
     reject_path: Path | None = None  # None when no row was rejected (no reject file is left)
-    seconds: float = 0.0
+    seconds: float = 0.0  # reading and resolving the rows
+    detection: object = None  # loads.LoadDetection, None with detect=False
+    detection_seconds: float = 0.0
 
     @property
     def rows_per_second(self):
@@ -198,12 +213,18 @@ def import_csv(
     batch_size=DEFAULT_BATCH_SIZE,
     reject_path=None,
     progress=None,
+    detect=True,
+    detection_progress=None,
 ):
     """Import the CSV file at `path`; returns an ImportSummary.
 
     `progress`, if given, is called as `progress(total=<file size in bytes>)` once the header is
     accepted and returns a tqdm-like bar, advanced by bytes read. Raises InvalidImport, before
     anything is written, when the file or the options cannot be imported.
+
+    The rows queue no incremental detection: with `detect`, one detection over the profiles
+    they touched runs when they are all in (identity.writing.loads), told to
+    `detection_progress(stage, percent)`, so the review queue is ready when this returns.
     """
     path = Path(path)
     reject_path = Path(reject_path) if reject_path else path.with_name(f"{path.name}.rejects.csv")
@@ -236,10 +257,17 @@ def import_csv(
                 f"cannot write the reject file {reject_path}: {error.strerror}"
             ) from None
         bar = progress(total=path.stat().st_size) if progress else None
+        load = Load(source)
         with rejects, nullcontext() if bar is None else bar:
-            run = _Run(columns, types, source, csv.writer(rejects), bar, rows)
+            run = _Run(columns, types, source, csv.writer(rejects), bar, rows, load)
             run.rejects.writerow(["row", "field", "reason", *header])
             run.import_rows(records, batch_size)
+    if detect:
+        started = time.perf_counter()
+        run.summary.detection = load.detect(detection_progress)
+        run.summary.detection_seconds = time.perf_counter() - started
+    else:
+        load.skip()
     if run.summary.rejected:
         run.summary.reject_path = reject_path
     elif reject_path.is_file():  # not, say, /dev/null
@@ -250,8 +278,9 @@ def import_csv(
 class _Run:
     """One import's loop: validate rows, resolve them a batch at a time, count and reject."""
 
-    def __init__(self, columns, types, source, rejects, bar, rows):
+    def __init__(self, columns, types, source, rejects, bar, rows, load):
         self.columns = columns
+        self.load = load
         self.types = types
         self.source = source
         self.rejects = rejects
@@ -261,7 +290,7 @@ class _Run:
 
     def import_rows(self, records, batch_size):
         started = time.perf_counter()
-        for chunk in _read_ahead(self.read_chunks(records, batch_size)):
+        for chunk in _read_ahead(partial(self.read_chunks, records, batch_size), self.types):
             self.summary.rows += chunk.rows
             self.summary.blank += chunk.blank
             for number, column, reason, cells in chunk.rejects:
@@ -302,13 +331,13 @@ class _Run:
 
     def resolve(self, batch, bytes_read):
         try:
-            resolutions = resolve_writes([write for _, _, write in batch])
+            resolutions = resolve_writes([write for _, _, write in batch], load=self.load)
         except ResolutionBusy:
             # One row meeting concurrent changes should not cost the others: go row by row.
             resolutions = []
             for number, cells, write in batch:
                 try:
-                    resolutions.extend(resolve_writes([write]))
+                    resolutions.extend(resolve_writes([write], load=self.load))
                 except ResolutionBusy as error:
                     self.reject(number, "", str(error), cells)
         for resolution in resolutions:
@@ -335,10 +364,91 @@ class _Chunk:
     bytes_read: int = 0
 
 
-def _read_ahead(chunks, depth=2):
+def _read_ahead(make_chunks, types):
+    """Iterate the chunks of `make_chunks()` while another process reads and validates the
+    next ones (a thread where processes cannot be forked).
+
+    Reading and validating (phone numbers above all) is Python, as is resolving: in a process
+    of its own, it runs on a core of its own instead of taking turns with resolving for the
+    interpreter's lock. The child is forked, so it has the parent's identifier types and
+    settings, and touches no database: it sends each chunk through a pipe, whose buffer holds
+    about one (memory stays flat), with its writes' identifier types by key
+    (`_packed`/`_unpacked`). An exception in the child is raised here; stopping early (an
+    error, Ctrl-C) stops the child, and a child whose parent is gone fails on its next send.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        yield from _read_ahead_in_thread(make_chunks())
+        return
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(
+        target=_make_chunks_in_child, args=(make_chunks, sending, receiving),
+        name="import-reader", daemon=True,
+    )
+    child.start()
+    sending.close()
+    try:
+        while True:
+            try:
+                kind, item = pickle.loads(receiving.recv_bytes())
+            except EOFError:
+                raise RuntimeError(
+                    f"the process reading the file ended unexpectedly (exit code {child.exitcode})"
+                ) from None
+            if kind == "done":
+                break
+            if kind == "error":
+                raise item
+            item.batch = [(number, cells, _unpacked(write, types))
+                          for number, cells, write in item.batch]
+            yield item
+    finally:
+        receiving.close()
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
+def _make_chunks_in_child(make_chunks, sending, receiving):
+    receiving.close()  # so that a send fails once the parent, the only reader, is gone
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        for chunk in make_chunks():
+            chunk.batch = [(number, cells, _packed(write)) for number, cells, write in chunk.batch]
+            sending.send_bytes(pickle.dumps(("chunk", chunk), pickle.HIGHEST_PROTOCOL))
+        sending.send_bytes(pickle.dumps(("done", None)))
+    except (BrokenPipeError, ConnectionResetError):
+        return
+    except BaseException as error:  # raised again in the parent
+        try:
+            sending.send_bytes(pickle.dumps(("error", error)))
+        except Exception:
+            sending.send_bytes(pickle.dumps(("error", RuntimeError(repr(error)))))
+
+
+def _packed(write):
+    """A Write with its identifier types by key: cheap to pickle (a type is a model row).
+    With the matching features of a profile it would create (Write.features): work taken
+    off the resolving process."""
+    return (
+        tuple((i.type.key, i.raw, i.value, i.grants_access) for i in write.identifiers),
+        write.attributes, write.match_key, write.observed_at, write.source, write.access_contacts,
+        match_features({name: {"v": value} for name, value in write.attributes.items()}),
+    )
+
+
+def _unpacked(packed, types):
+    identifiers, attributes, match_key, observed_at, source, access_contacts, features = packed
+    return Write(
+        identifiers=tuple(IdentifierValue(types[key], raw, value, grants)
+                          for key, raw, value, grants in identifiers),
+        attributes=attributes, match_key=match_key, observed_at=observed_at, source=source,
+        access_contacts=access_contacts, features=features,
+    )
+
+
+def _read_ahead_in_thread(chunks, depth=2):
     """Iterate `chunks` while a thread makes the next ones (at most `depth` ahead).
 
-    Validation is Python and resolving mostly waiting for PostgreSQL, so the two overlap.
     An exception in the thread is raised here; stopping early stops the thread.
     """
     ready = queue.Queue(maxsize=depth)

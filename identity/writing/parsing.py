@@ -51,6 +51,9 @@ class Write:
     observed_at: datetime
     source: str = ""
     access_contacts: frozenset = field(default_factory=frozenset)
+    # The matching features of a profile holding just these attributes, when the caller made
+    # them beforehand (an import, in its reading process): a profile it creates then has them.
+    features: dict | None = None
 
 
 def observed_time(value):

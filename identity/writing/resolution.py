@@ -146,10 +146,12 @@ class Expected:
     fingerprints: frozenset = frozenset()
     token_ids: frozenset = frozenset()
 
-    # Selects the types' fingerprint and which of the token ids (a bigint[]) still exist.
+    # Selects the types' fingerprint and which of the token ids (a bigint[]) still hold (exist,
+    # not revoked).
     SQL = (
         f"({TYPES_FINGERPRINT}), "
-        "ARRAY(SELECT id FROM identity_apitoken WHERE id = ANY(%s::bigint[]))"
+        "ARRAY(SELECT id FROM identity_apitoken WHERE id = ANY(%s::bigint[]) "
+        "AND revoked_at IS NULL)"
     )
 
     def params(self):
@@ -172,11 +174,13 @@ def resolve_write(write):
     return resolve_writes([write])[0]
 
 
-def resolve_writes(writes, *, on_commit=None, expected=None):
+def resolve_writes(writes, *, on_commit=None, expected=None, load=None):
     """Resolve `writes` in order, in one transaction. Returns a Resolution per write.
 
     `on_commit`, if given, is called first when that transaction commits. `expected` (an
     Expected), if given, is checked by the batch's first statement: Stale when it fails.
+    `load` (identity.writing.loads.Load), if given, lists the profiles the writes touched for
+    its detection at its end, instead of their incremental detection now.
     """
     for attempt in range(ATTEMPTS):
         try:
@@ -187,8 +191,10 @@ def resolve_writes(writes, *, on_commit=None, expected=None):
                 results = batch.resolve()
                 profiles_changed(
                     batch.touched_ids, in_candidates=batch.profiles_in_candidates(),
-                    features_written=True,
+                    features_written=True, detect=load is None,
                 )
+                if load is not None:
+                    load.record(batch.touched_ids)
                 links = batch.automatic_merge_links()
                 if links:  # SPEC 3: merged automatically when nothing blocks (merges decides)
                     transaction.on_commit(partial(hooks.profiles_linked, links))
@@ -214,6 +220,9 @@ class _Profile:
     changed: bool = False
     features_changed: bool = False
     identifiers: list = field(default_factory=list)
+    # A new profile's matching features when its creating write brought them along
+    # (Write.features) and no later write of the batch changed its attributes.
+    features: dict | None = None
 
     def current(self, type_id):
         return [i for i in self.identifiers if i.type_id == type_id and i.is_current]
@@ -230,6 +239,7 @@ class _Identifier:
     grants_access: bool
     last_seen: object
     seen: object = None  # the newest time a write of this batch saw it
+    earliest: object = None  # the oldest
     made_previous: bool = False
     access_added: bool = False
     # For identifiers this batch adds:
@@ -450,7 +460,9 @@ class _Batch:
             target.attributes, write.attributes, write.observed_at
         )
         if changed:
-            if not target.created and not target.features_changed:
+            if target.created:
+                target.features = write.features if created else None
+            elif not target.features_changed:
                 target.features_changed = (
                     match_features(attributes) != match_features(target.attributes)
                 )
@@ -464,8 +476,11 @@ class _Batch:
             ident.last_seen = max(ident.last_seen, write.observed_at)
             ident.grants_access = ident.grants_access or grants_access
             return
+        # The first and last sightings, whatever order the writes arrive in.
         if ident.seen is None or write.observed_at > ident.seen:
             ident.seen = write.observed_at
+        if ident.earliest is None or write.observed_at < ident.earliest:
+            ident.earliest = write.observed_at
         if grants_access and not ident.grants_access:
             ident.grants_access = ident.access_added = True
 
@@ -511,9 +526,11 @@ class _Batch:
                 "new_identifiers": [
                     [place.get(id(i.profile)), *i.new_row()] for i in new_identifiers
                 ],
-                "refreshed_identifiers": [[i.id, i.seen, i.access_added] for i in refreshed],
+                "refreshed_identifiers": [
+                    [i.id, i.seen, i.earliest, i.access_added] for i in refreshed
+                ],
                 "features": [
-                    [p.id, place.get(id(p)), *map(match_features(p.attributes).get, FEATURE_FIELDS)]
+                    [p.id, place.get(id(p)), *map(_features(p).get, FEATURE_FIELDS)]
                     for p in featured
                 ],
             }
@@ -619,13 +636,18 @@ def _copy_new_rows(cursor, created, identifiers, now):
                 "FROM STDIN"
             ) as copy:
                 for profile in created:
-                    features = match_features(profile.attributes)
+                    features = _features(profile)
                     copy.write_row((profile.id, *(features[f] for f in FEATURE_FIELDS)))
         with cursor.copy(
             f"COPY identity_identifier ({_NEW_IDENTIFIER_COLUMNS}) FROM STDIN"
         ) as copy:
             for i in identifiers:
                 copy.write_row(i.new_row())
+
+
+def _features(profile):
+    """A profile's matching features, as match_features makes them from its attributes."""
+    return profile.features or match_features(profile.attributes)
 
 
 # The kinds of rows a batch writes, in the order _flush_sql writes them.
@@ -691,9 +713,10 @@ def _flush_sql(kinds):
         "refreshed_identifiers": f"""
             UPDATE identity_identifier i
             SET last_seen = GREATEST(i.last_seen, u.seen),
+                first_seen = LEAST(i.first_seen, u.earliest),
                 grants_access = i.grants_access OR u.access
-            FROM {rows("refreshed_identifiers",
-                       ("id", "bigint"), ("seen", "timestamptz"), ("access", "boolean"))}
+            FROM {rows("refreshed_identifiers", ("id", "bigint"), ("seen", "timestamptz"),
+                       ("earliest", "timestamptz"), ("access", "boolean"))}
             WHERE i.id = u.id
         """,
         # ProfileFeatures, the compact table detection joins on, follows the attributes.

@@ -52,6 +52,9 @@ def test_the_configuration_is_described_for_stewards():
     described = CONFIG.describe()
 
     assert described["junk_limit"] == CONFIG.junk_limit
-    assert "same surname and postcode" in described["linkage_keys"]
-    assert described["weights"]["last_name"]["agree"] == "by frequency"
-    assert described["weights"]["date_of_birth"]["close"] == CONFIG.date_of_birth.close
+    assert "same surname sound and postcode" in described["linkage_keys"]
+    levels = {row["level"]: row["weight"] for row in described["weights"]["last_name"]}
+    assert levels["exact"] == "by frequency"
+    dates = {row["level"]: row["weight"] for row in described["weights"]["date_of_birth"]}
+    assert dates["close"] == round(CONFIG.hand_set.weight("date_of_birth", "close"), 1)
+    assert described["threshold"] == CONFIG.threshold_for(CONFIG.hand_set)

@@ -72,13 +72,14 @@ def test_a_token_shows_its_user_and_revoking_it_is_audited(client, admin, stewar
     client.force_login(admin)
 
     listed = client.get("/admin/identity/apitoken/")
-    revoked = client.post(f"/admin/identity/apitoken/{token.pk}/delete/", {"post": "yes"})
+    revoked = client.post("/admin/identity/apitoken/",
+                          {"action": "revoke", "_selected_action": [token.pk]})
 
     assert "steward" in listed.content.decode()
     assert revoked.status_code == 302
-    assert not ApiToken.objects.exists()
+    assert ApiToken.objects.get().revoked_at is not None
     entry = AuditEntry.objects.get(action="api_token.revoked")
-    assert entry.actor == admin and entry.targets == {"api_token": "ci"}
+    assert entry.actor == admin and entry.targets == {"api_token": "ci", "user": steward.pk}
 
 
 def test_a_user_who_is_not_a_superuser_does_not_reach_the_admin(client, senior):

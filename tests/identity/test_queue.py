@@ -247,11 +247,11 @@ def test_the_queue_page_takes_the_same_queries_for_1_and_50_rows(
     detect()
     client.force_login(viewer)
 
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(16):
         one = client.get("/queue/?size=50")
     phone_pairs(49, start=1)
     detect()
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(16):
         fifty = client.get("/queue/?size=50")
 
     assert len(listed(one)) == 1 and len(listed(fifty)) == 50

@@ -213,9 +213,9 @@ WALK = {
         "role.changed"),
     "admin: revoke an API token": Step(
         lambda w: (create_api_token(name="till"),
-                   _post(w, w.admin, f"/admin/identity/apitoken/"
-                                     f"{ApiToken.objects.get(name='till').pk}/delete/",
-                         {"post": "yes"})),
+                   _post(w, w.admin, "/admin/identity/apitoken/",
+                         {"action": "revoke",
+                          "_selected_action": [ApiToken.objects.get(name="till").pk]})),
         "api_token.revoked"),
     # -- the system
     "a merge runs": Step(lambda w: execute_merge(_merge_job(w).pk), "merge.succeeded"),

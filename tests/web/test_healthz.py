@@ -1,5 +1,7 @@
 import pytest
 
+from tests.conftest import TEST_REDIS_DB, redis_url_with_db
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -26,7 +28,7 @@ def test_healthz_is_503_when_redis_is_unreachable(client, settings, celery_worke
 
 def test_healthz_is_503_when_no_worker_listens(client, settings, celery_worker):
     # A Redis database no worker consumes: Redis answers, no worker does.
-    settings.CELERY_BROKER_URL = settings.REDIS_URL.rsplit("/", 1)[0] + "/14"
+    settings.CELERY_BROKER_URL = redis_url_with_db(settings.REDIS_URL, (TEST_REDIS_DB + 8) % 16)
 
     response = client.get("/healthz")
 

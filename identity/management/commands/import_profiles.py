@@ -12,7 +12,10 @@ class Command(BaseCommand):
         "Imports profiles from a CSV file: each row is a write, resolved like an API upsert. "
         "Columns named like identifier types are identifiers, the others attributes; empty cells "
         "are not given. Rows that cannot be imported go to a reject file with their reason "
-        "(written only when some row is rejected); re-importing a file creates nothing new."
+        "(written only when some row is rejected); re-importing a file creates nothing new. "
+        "The rows queue no detection one by one: when they are all in, one duplicate detection "
+        "runs over the profiles they touched (a full run when that costs less), so the "
+        "review queue is ready when the command ends."
     )
 
     def add_arguments(self, parser):
@@ -41,12 +44,26 @@ class Command(BaseCommand):
             "--reject-file", metavar="PATH",
             help="where rejected rows go (default: FILE.rejects.csv)",
         )
+        parser.add_argument(
+            "--no-detect", action="store_true",
+            help="skip duplicate detection at the end (run manage.py detect_duplicates later)",
+        )
 
     def handle(self, *args, file, **options):
+        stderr = options.get("stderr") or sys.stderr
         progress = partial(
-            tqdm, file=options.get("stderr") or sys.stderr, unit="B", unit_scale=True,
-            unit_divisor=1024, desc="Importing", mininterval=0.5,
+            tqdm, file=stderr, unit="B", unit_scale=True, unit_divisor=1024, desc="Importing",
+            mininterval=0.5,
         )
+        detection_bar = None
+
+        def detection_progress(stage, percent):
+            nonlocal detection_bar
+            if detection_bar is None:
+                detection_bar = tqdm(total=100, unit="%", desc="Detecting", file=stderr)
+            detection_bar.set_description(f"Detecting: {stage}")
+            detection_bar.update(percent - detection_bar.n)
+
         try:
             summary = import_csv(
                 file,
@@ -58,9 +75,14 @@ class Command(BaseCommand):
                 batch_size=options["batch_size"],
                 reject_path=options["reject_file"],
                 progress=progress,
+                detect=not options["no_detect"],
+                detection_progress=detection_progress,
             )
         except InvalidImport as error:
             raise CommandError(f"{error}; nothing was imported") from None
+        finally:
+            if detection_bar is not None:
+                detection_bar.close()
 
         self.stdout.write(
             f"Read {summary.rows:,} rows in {summary.seconds:.1f} s "
@@ -80,3 +102,12 @@ class Command(BaseCommand):
             self.stdout.write("  rows rejected:             0")
         if summary.blank:
             self.stdout.write(f"  blank rows skipped:        {summary.blank:,}")
+        detection = summary.detection
+        if detection is None:
+            self.stdout.write("Duplicate detection skipped (--no-detect).")
+        else:
+            kind = "full run" if detection.full else "incremental"
+            self.stdout.write(
+                f"Duplicate detection ({kind}) over {detection.profiles:,} profiles in "
+                f"{summary.detection_seconds:.1f} s: the review queue is ready."
+            )

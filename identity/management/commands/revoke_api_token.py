@@ -4,7 +4,8 @@ from identity.api.tokens import UnknownToken, revoke_api_token
 
 
 class Command(BaseCommand):
-    help = "Revokes (deletes) the API token named NAME: it stops working at once."
+    help = ("Revokes the API token named NAME: it stops working at once, and is answered 401 "
+            "saying it was revoked.")
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="the token's name, as given to create_api_token")
