@@ -170,27 +170,14 @@ def celery_worker(django_db_setup, django_db_blocker):
 
 
 @contextlib.contextmanager
-def worker_process(*options, **env):
-    """A real Celery worker process (solo pool) on the test database and Redis; `options` are
-    added to its command line (`-Q queue`), `env` to its environment."""
-    name = f"test-{uuid.uuid4().hex[:8]}@%h"
-    log = open(ROOT / ".var" / "test-worker.log", "ab")
+def celery_process(command, log_name, **env):
+    """`celery -A config <command>` on the test database and Redis (`env` added to its
+    environment), its output in .var/<log_name>; stopped when the block ends."""
+    log = open(ROOT / ".var" / log_name, "ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-         "--without-mingle", "--without-gossip", "-l", "INFO", "-n", name, *options],
+        [sys.executable, "-m", "celery", "-A", "config", *command],
         cwd=ROOT, env=server_env(**env), stdout=log, stderr=subprocess.STDOUT,
     )
-    hostname = name.replace("%h", os.uname().nodename)
-    deadline = time.monotonic() + 60
-    # Asked through the worker's own broker: a test may give it a Redis of its own (REDIS_URL).
-    broker_url = env.get("REDIS_URL", settings.REDIS_URL)
-    with Celery(broker=broker_url, set_as_current=False) as its_broker:
-        while not its_broker.control.ping(destination=[hostname], timeout=0.5):
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(
-                    "the test Celery worker did not start: see .var/test-worker.log"
-                )
     try:
         yield process
     finally:
@@ -200,6 +187,28 @@ def worker_process(*options, **env):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@contextlib.contextmanager
+def worker_process(*options, **env):
+    """A real Celery worker process (solo pool) on the test database and Redis; `options` are
+    added to its command line (`-Q queue`), `env` to its environment."""
+    name = f"test-{uuid.uuid4().hex[:8]}@%h"
+    command = ["worker", "--pool=solo", "--without-mingle", "--without-gossip", "-l", "INFO",
+               "-n", name, *options]
+    with celery_process(command, "test-worker.log", **env) as process:
+        hostname = name.replace("%h", os.uname().nodename)
+        deadline = time.monotonic() + 60
+        # Asked through the worker's own broker: a test may give it a Redis of its own.
+        broker_url = env.get("REDIS_URL", settings.REDIS_URL)
+        with Celery(broker=broker_url, set_as_current=False) as its_broker:
+            while not its_broker.control.ping(destination=[hostname], timeout=0.5):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    raise RuntimeError(
+                        "the test Celery worker did not start: see .var/test-worker.log"
+                    )
+        yield process
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from tests.conftest import ROOT, free_port, server_env
+from tests.conftest import ROOT, celery_process, free_port
 
 OWNER = "mergeguard"  # PostgreSQL refuses to run as root (as scripts/services.sh does)
 
@@ -136,18 +136,6 @@ def postgres_server():
 @contextlib.contextmanager
 def beat_process(folder, **env):
     """`celery -A config beat` on the test database (and the Redis of `env`, if given)."""
-    log = open(ROOT / ".var" / "test-beat.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
-         "-s", str(folder / "celerybeat-schedule")],
-        cwd=ROOT, env=server_env(**env), stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
+    command = ["beat", "-l", "INFO", "-s", str(folder / "celerybeat-schedule")]
+    with celery_process(command, "test-beat.log", **env) as process:
         yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
