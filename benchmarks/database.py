@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,48 @@ def logged_in_client(username, role):
     client = Client()
     client.force_login(user)
     return client
+
+
+def page_timer(client):
+    """timed(url) -> (wall ms, queries, body, SQL ms, CPU ms) of one GET by `client`; the page
+    must answer 200."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def timed(url):
+        with CaptureQueriesContext(connection) as queries:
+            started, cpu = time.perf_counter(), time.process_time()
+            response = client.get(url)
+            elapsed = (time.perf_counter() - started) * 1000
+            cpu_ms = (time.process_time() - cpu) * 1000
+        assert response.status_code == 200, (url, response.status_code)
+        sql_ms = sum(float(query["time"]) for query in queries.captured_queries) * 1000
+        return elapsed, len(queries), response.content.decode(), sql_ms, cpu_ms
+
+    return timed
+
+
+PAGE_COLUMNS = (f"{'p50 ms':>7} {'p95 ms':>7} {'SQL ms':>7} {'CPU ms':>7} {'queries':>8} "
+                f"{'q@25':>5} {'q@100':>6}")
+
+
+def page_figures(timed, target, requests):
+    """(p95 ms, a line of PAGE_COLUMNS) for `requests` GETs of `target`: wall p50 and p95, SQL
+    and CPU medians, the query counts seen, and the query count at 25 and at 100 rows a page."""
+    times, counts, sql, cpu = [], set(), [], []
+    for _ in range(requests):
+        elapsed, count, _, sql_ms, cpu_ms = timed(target)
+        times.append(elapsed)
+        counts.add(count)
+        sql.append(sql_ms)
+        cpu.append(cpu_ms)
+    joiner = "&" if "?" in target else "?"
+    small = timed(f"{target}{joiner}size=25")[1]
+    large = timed(f"{target}{joiner}size=100")[1]
+    p95 = statistics.quantiles(times, n=20)[-1]
+    return p95, (f"{statistics.median(times):>7.1f} {p95:>7.1f} {statistics.median(sql):>7.1f} "
+                 f"{statistics.median(cpu):>7.1f} {'/'.join(map(str, sorted(counts))):>8} "
+                 f"{small:>5} {large:>6}")
 
 
 def manage(env, *command):

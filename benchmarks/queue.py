@@ -14,7 +14,6 @@ wall time on a shared machine.
 
 import os
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -22,7 +21,15 @@ import time
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from benchmarks.database import PROJECT, bench_database, kept_database, logged_in_client
+from benchmarks.database import (
+    PAGE_COLUMNS,
+    PROJECT,
+    bench_database,
+    kept_database,
+    logged_in_client,
+    page_figures,
+    page_timer,
+)
 
 NAME = "mergeguard_bench_queue"
 DEFAULT_PROFILES = 1_000_000
@@ -123,23 +130,12 @@ def _measure():
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from identity.models import DuplicateCandidate
     from merges.roles import STEWARD
 
     client = logged_in_client("bench-steward", STEWARD)
 
-    def timed(url):
-        with CaptureQueriesContext(connection) as queries:
-            started, cpu = time.perf_counter(), time.process_time()
-            response = client.get(url)
-            elapsed = (time.perf_counter() - started) * 1000
-            cpu_ms = (time.process_time() - cpu) * 1000
-        assert response.status_code == 200, (url, response.status_code)
-        sql_ms = sum(float(query["time"]) for query in queries.captured_queries) * 1000
-        return elapsed, len(queries), response.content.decode(), sql_ms, cpu_ms
+    timed = page_timer(client)
 
     url = "/queue/"
     # Not past the last page on a small data set.
@@ -147,27 +143,14 @@ def _measure():
     for _ in range(deep):
         found = re.search(r'href="(\?[^"]*)"[^>]*rel="next"', timed(url)[2])
         url = "/queue/" + found.group(1).replace("&amp;", "&")
-    print(f"{'scenario':<40} {'p50 ms':>7} {'p95 ms':>7} {'SQL ms':>7} {'CPU ms':>7} "
-          f"{'queries':>8} {'q@25':>5} {'q@100':>6}")
+    print(f"{'scenario':<40} {PAGE_COLUMNS}")
     worst = 0.0
     for name, scenario_url in SCENARIOS:
         target = scenario_url or url
         timed(target)  # warm
-        times, counts, sql, cpu = [], set(), [], []
-        for _ in range(REQUESTS):
-            elapsed, count, _, sql_ms, cpu_ms = timed(target)
-            times.append(elapsed)
-            counts.add(count)
-            sql.append(sql_ms)
-            cpu.append(cpu_ms)
-        joiner = "&" if "?" in target else "?"
-        small = timed(f"{target}{joiner}size=25")[1]
-        large = timed(f"{target}{joiner}size=100")[1]
-        p95 = statistics.quantiles(times, n=20)[-1]
+        p95, figures = page_figures(timed, target, REQUESTS)
         worst = max(worst, p95)
-        print(f"{name:<40} {statistics.median(times):>7.1f} {p95:>7.1f} "
-              f"{statistics.median(sql):>7.1f} {statistics.median(cpu):>7.1f} "
-              f"{'/'.join(map(str, sorted(counts))):>8} {small:>5} {large:>6}")
+        print(f"{name:<40} {figures}")
     verdict = "meets" if worst < TARGET_P95_MS else "misses"
     print(f"worst p95 {worst:.1f} ms: {verdict} the target of {TARGET_P95_MS} ms "
           "(50 rows a page; queries must not change with the page size)")
