@@ -15,10 +15,13 @@ import queue
 import signal
 import threading
 import time
+from collections import deque
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+
+from django.db import connection
 
 from identity.matching.rules import match_features
 from identity.writing.loads import Load
@@ -37,6 +40,8 @@ DEFAULT_BATCH_SIZE = 1000
 # lock table (max_locks_per_transaction x max_connections: 64 x 200 = 12,800 slots here): larger
 # batches would starve concurrent writers or fail with "out of shared memory".
 MAX_BATCH_SIZE = 2000
+# Batches resolved at once (threads): one is written by PostgreSQL while the next is resolved.
+RESOLVERS = 2
 
 
 class InvalidImport(Exception):
@@ -290,13 +295,21 @@ class _Run:
 
     def import_rows(self, records, batch_size):
         started = time.perf_counter()
-        for chunk in _read_ahead(partial(self.read_chunks, records, batch_size), self.types):
-            self.summary.rows += chunk.rows
-            self.summary.blank += chunk.blank
-            for number, column, reason, cells in chunk.rejects:
-                self.reject(number, column, reason, cells)
-            if chunk.batch:
-                self.resolve(chunk.batch, chunk.bytes_read)
+        in_flight = deque()
+        previous = None
+        # Inside a caller's transaction, its connection resolves every batch, one at a time.
+        resolvers = _InPlace if connection.in_atomic_block else _Resolvers
+        with resolvers(self.resolve, RESOLVERS) as resolvers:
+            for chunk in _read_ahead(partial(self.read_chunks, records, batch_size), self.types):
+                self.summary.rows += chunk.rows
+                self.summary.blank += chunk.blank
+                previous = _Flight(chunk, previous)
+                resolvers.submit(previous)
+                in_flight.append(previous)
+                while len(in_flight) > RESOLVERS or (in_flight and in_flight[0].done.is_set()):
+                    self.finish(in_flight.popleft())
+            while in_flight:
+                self.finish(in_flight.popleft())
         self.summary.seconds = time.perf_counter() - started
 
     def read_chunks(self, records, batch_size):
@@ -329,18 +342,34 @@ class _Run:
         chunk.bytes_read = self.rows.bytes_read
         yield chunk
 
-    def resolve(self, batch, bytes_read):
+    def resolve(self, flight):
+        """Resolve a flight's batch (in a resolver thread); rows that kept meeting concurrent
+        changes are tried one at a time, and those that still do are rejected."""
+        batch = flight.chunk.batch
+        if flight.previous is not None:  # its profiles are locked first: file order holds
+            flight.previous.loaded.wait()
+        if not batch:
+            return
         try:
-            resolutions = resolve_writes([write for _, _, write in batch], load=self.load)
+            flight.resolutions = resolve_writes(
+                [write for _, _, write in batch], load=self.load, after_load=flight.loaded.set
+            )
         except ResolutionBusy:
             # One row meeting concurrent changes should not cost the others: go row by row.
-            resolutions = []
             for number, cells, write in batch:
                 try:
-                    resolutions.extend(resolve_writes([write], load=self.load))
+                    flight.resolutions.extend(resolve_writes([write], load=self.load))
                 except ResolutionBusy as error:
-                    self.reject(number, "", str(error), cells)
-        for resolution in resolutions:
+                    flight.busy.append((number, "", str(error), cells))
+
+    def finish(self, flight):
+        """Count and reject a flight's rows once it is done, in file order."""
+        flight.done.wait()
+        if flight.error is not None:
+            raise flight.error
+        for number, column, reason, cells in [*flight.chunk.rejects, *flight.busy]:
+            self.reject(number, column, reason, cells)
+        for resolution in flight.resolutions:
             if resolution.created:
                 self.summary.created += 1
             else:
@@ -348,11 +377,93 @@ class _Run:
             self.summary.conflicts += len(resolution.conflicts)
         if self.bar is not None:
             self.bar.set_postfix_str(f"{self.summary.rows:,} rows", refresh=False)
-            self.bar.update(bytes_read - self.bar.n)
+            self.bar.update(flight.chunk.bytes_read - self.bar.n)
 
     def reject(self, number, column, reason, cells):
         self.summary.rejected += 1
         self.rejects.writerow([number, column, reason, *cells])
+
+
+class _Flight:
+    """A chunk's batch on its way through a resolver: `loaded` once its profiles are locked
+    (the next batch may start), `done` once it is committed or has failed (`error`)."""
+
+    def __init__(self, chunk, previous):
+        self.chunk = chunk
+        self.previous = previous
+        self.loaded = threading.Event()
+        self.done = threading.Event()
+        self.resolutions = []
+        self.busy = []  # rejected rows: (row number, column, reason, cells)
+        self.error = None
+
+
+class _Resolvers:
+    """Threads resolving the batches of an import in turn, each on a database connection of
+    its own: while PostgreSQL writes one batch, the next is loaded and resolved in Python.
+
+    A batch starts once the one before it has locked its profiles, so a profile both touch is
+    changed by them in file order (the later one waits for the earlier one's commit). Batches
+    touching different values and profiles commit in either order: nothing they write meets.
+    A batch retried after meeting a concurrent writer's change may land after the next one.
+    """
+
+    def __init__(self, resolve, count):
+        self.resolve = resolve
+        self.queues = [queue.SimpleQueue() for _ in range(count)]
+        self.submitted = 0
+        self.stopping = False
+        self.threads = [
+            threading.Thread(target=self._serve, args=(q,), name=f"import-resolver-{n}",
+                             daemon=True)
+            for n, q in enumerate(self.queues)
+        ]
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopping = exc_info[0] is not None  # batches not started yet are dropped
+        for q in self.queues:
+            q.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def submit(self, flight):
+        self.queues[self.submitted % len(self.queues)].put(flight)
+        self.submitted += 1
+
+    def _serve(self, flights):
+        try:
+            while (flight := flights.get()) is not None:
+                try:
+                    if not self.stopping:
+                        self.resolve(flight)
+                except BaseException as error:  # raised again by the importing thread
+                    flight.error = error
+                finally:
+                    flight.loaded.set()
+                    flight.done.set()
+        finally:
+            connection.close()
+
+
+class _InPlace(_Resolvers):
+    """As _Resolvers, in the calling thread: each batch resolved as it is submitted."""
+
+    def __init__(self, resolve, count):
+        super().__init__(resolve, 0)
+
+    def submit(self, flight):
+        try:
+            self.resolve(flight)
+        except Exception as error:
+            flight.error = error
+        finally:
+            flight.loaded.set()
+            flight.done.set()
 
 
 @dataclass

@@ -174,20 +174,22 @@ def resolve_write(write):
     return resolve_writes([write])[0]
 
 
-def resolve_writes(writes, *, on_commit=None, expected=None, load=None):
+def resolve_writes(writes, *, on_commit=None, expected=None, load=None, after_load=None):
     """Resolve `writes` in order, in one transaction. Returns a Resolution per write.
 
     `on_commit`, if given, is called first when that transaction commits. `expected` (an
     Expected), if given, is checked by the batch's first statement: Stale when it fails.
     `load` (identity.writing.loads.Load), if given, lists the profiles the writes touched for
-    its detection at its end, instead of their incremental detection now.
+    its detection at its end, instead of their incremental detection now. `after_load`, if
+    given, is called once the profiles the writes meet are loaded and locked, before anything
+    is resolved (an import's next batch may start then: identity.writing.importer).
     """
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
                 if on_commit is not None:
                     transaction.on_commit(on_commit)
-                batch = _Batch(writes, expected)
+                batch = _Batch(writes, expected, after_load)
                 results = batch.resolve()
                 profiles_changed(
                     batch.touched_ids, in_candidates=batch.profiles_in_candidates(),
@@ -294,9 +296,10 @@ _FIRST_CHECKED = f"SELECT {Expected.SQL}, {_LOCKS}, {_PLANS}"
 
 
 class _Batch:
-    def __init__(self, writes, expected=None):
+    def __init__(self, writes, expected=None, after_load=None):
         self.writes = writes
         self.expected = expected
+        self.after_load = after_load
         self.profiles = {}  # id -> _Profile, for loaded profiles
         self.by_value = {}  # (type_id, value) -> [_Identifier] on active profiles
         self.new_profiles = []
@@ -317,6 +320,8 @@ class _Batch:
                 cursor.execute(_FIRST_CHECKED, [*self.expected.params(), locks])
                 self.expected.check(*cursor.fetchone()[:2])
             self._load(cursor, keys)
+        if self.after_load is not None:
+            self.after_load()
         results = [self._resolve_one(write) for write in self.writes]
         self._flush()
         return [
