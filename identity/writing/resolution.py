@@ -615,7 +615,8 @@ class _Batch:
 
 def _copy_new_rows(cursor, created, identifiers, now):
     """Insert new profiles (ids drawn from the sequence first), their features and new
-    identifiers by COPY: for a thousand rows, much cheaper than arrays a statement unnests."""
+    identifiers by COPY: for a thousand rows, much cheaper than arrays a statement unnests.
+    In COPY's binary format, which psycopg writes in C (a tenth of the text format's cost)."""
     if created:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence('profiles_profile', 'id')) "
@@ -628,26 +629,41 @@ def _copy_new_rows(cursor, created, identifiers, now):
     # retries the batch).
     with connection.wrap_database_errors:
         if created:
-            with cursor.copy(
-                "COPY profiles_profile (id, status, attributes, created_at, updated_at) "
-                "FROM STDIN"
-            ) as copy:
-                for profile in created:
-                    copy.write_row(
-                        (profile.id, Profile.Status.ACTIVE, Jsonb(profile.attributes), now, now)
-                    )
-            with cursor.copy(
-                f"COPY identity_profilefeatures (profile_id, {', '.join(FEATURE_FIELDS)}) "
-                "FROM STDIN"
-            ) as copy:
-                for profile in created:
-                    features = _features(profile)
-                    copy.write_row((profile.id, *(features[f] for f in FEATURE_FIELDS)))
-        with cursor.copy(
-            f"COPY identity_identifier ({_NEW_IDENTIFIER_COLUMNS}) FROM STDIN"
-        ) as copy:
-            for i in identifiers:
-                copy.write_row(i.new_row())
+            _copy(
+                cursor, "profiles_profile (id, status, attributes, created_at, updated_at)",
+                ["int8", "text", "jsonb", "timestamptz", "timestamptz"],
+                ((p.id, Profile.Status.ACTIVE, Jsonb(p.attributes), now, now) for p in created),
+            )
+            _copy(
+                cursor, f"identity_profilefeatures (profile_id, {', '.join(FEATURE_FIELDS)})",
+                ["int8", *_feature_copy_types()],
+                ((p.id, *map(_features(p).get, FEATURE_FIELDS)) for p in created),
+            )
+        _copy(
+            cursor, f"identity_identifier ({_NEW_IDENTIFIER_COLUMNS})",
+            [_COPY_TYPES.get(type_, type_) for _, type_ in _NEW_IDENTIFIER_TYPED_COLUMNS],
+            (i.new_row() for i in identifiers),
+        )
+
+
+_COPY_TYPES = {"bigint": "int8", "boolean": "bool"}  # psycopg's names of the SQL types
+
+
+def _copy(cursor, table, types, rows):
+    """COPY `rows` into `table` ("name (columns)") in binary, as values of `types`."""
+    with cursor.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
+@cache
+def _feature_copy_types():
+    return [
+        "date" if ProfileFeatures._meta.get_field(f).get_internal_type() == "DateField"
+        else "text"
+        for f in FEATURE_FIELDS
+    ]
 
 
 def _features(profile):
