@@ -6,7 +6,8 @@ The benchmark runs against its own database, never the project's data:
    (`manage.py migrate` in a subprocess);
 2. generates `--rows` profiles (default 1,000,000) of about 0.9 x rows people with
    benchmarks.people (fixed seed: duplicates with typos, nicknames, swapped names, date-of-birth
-   typos, missing fields, moves; households sharing a landline; a shop phone on ~500 profiles)
+   typos, missing fields, moves; households sharing a landline; a shop phone on ~500 profiles;
+   about 2.8 identifiers a profile)
    and loads them with COPY: profiles, identifiers (normalised with the product's normalisers),
    ProfileFeatures (from identity.matching.rules.match_features) and the truth, kept in a side table
    `bench_truth(profile_id, person_id, household_id, duplicate, noise)`; then VACUUM ANALYZE.

@@ -13,6 +13,9 @@ seed). About 10% of the profiles repeat an earlier person with the noise real da
   or no shared identifier at all (only similar-people matching can find those), plus new
   emails, phones, customer ids and loyalty cards of their own.
 
+Each profile carries about 2.8 identifiers, as real loads do: an email (some an older one as a
+previous email), a mobile and sometimes a second phone of their own, a customer id, a loyalty card.
+
 About 2% of the people live in a household with another person: same surname, same street,
 postcode and city, same landline phone, a different first name and date of birth, each with
 their own loyalty card. They are different people (truth: not a duplicate pair). About 500
@@ -400,15 +403,18 @@ class Generator:
         ids = profile.identifiers
         if person.email:
             ids.append(self._email(person.email))
-        if rng.random() < 0.05:
+        if rng.random() < 0.10:
             ids.append(self._email(self._other_email(person, work=False), current=False))
         if person.mobile and rng.random() < 0.95:
             ids.append(self._phone(person.mobile))
         if person.landline:
             ids.append(self._phone(person.landline))
-        if rng.random() < 0.5:
+        if rng.random() < 0.12:
+            # A work or second phone of their own.
+            ids.append(self._phone(self.tables.new_phone()))
+        if rng.random() < 0.65:
             ids.append(self._customer_id())
-        if person.household or rng.random() < 0.35:
+        if person.household or rng.random() < 0.4:
             ids.append(self._loyalty_card())
         return profile
 

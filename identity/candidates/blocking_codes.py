@@ -41,7 +41,8 @@ def refresh_blocking_codes(candidate_ids):
 
 def blocking_codes_of_groups(groups):
     """The codes of each group of profile ids not saved as a candidate yet, in order."""
-    return [blocking_codes(state) for state in group_states_for_profile_groups(groups)]
+    return [blocking_codes(state)
+            for state in group_states_for_profile_groups(groups, blocking_only=True)]
 
 
 def refresh_blocking_codes_of_profiles(profile_ids):

@@ -23,6 +23,7 @@ from identity.matching.detect import (
 )
 from identity.matching.learning import current_weights
 from identity.matching.rules import BIRTH_YEAR, CONFIG, FIRST_NAME_SOUND, SURNAME_SOUND
+from identity.matching.weights import on_postcodes
 from identity.models import (
     CandidateMember,
     DuplicateCandidate,
@@ -47,6 +48,12 @@ LEVEL_WORDS = {
     "far": "different",
     "swapped": "swapped",
     "missing": "missing",
+    # A city's or street's levels under a postcode condition (Weights.by_postcode).
+    **{on_postcodes(level, condition): f"{words}, {said}"
+       for level, words in (("exact", "same"), ("close", "close (a typo)"),
+                            ("similar", "similar"), ("far", "different"))
+       for condition, said in (("differ", "postcodes differ"),
+                               ("missing", "a postcode missing"))},
 }
 
 

@@ -97,6 +97,9 @@ def _block(config):
         # Every key is an equi-join of the whole table with its blocks: hash joins. The planner
         # cannot tell how many rows share a name's sound, and would loop over an index instead.
         cursor.execute("SET LOCAL enable_nestloop = off")
+        # The swapped-name keys join the table with itself on three text columns: a merge join
+        # sorts the whole table twice (on disk), a hash join reads it twice.
+        cursor.execute("SET LOCAL enable_mergejoin = off")
         cursor.execute(f"DROP TABLE IF EXISTS {BLOCKED_PAIRS}")
         cursor.execute(f"""CREATE TEMPORARY TABLE {BLOCKED_PAIRS} AS
                            SELECT a, b, bit_or(k) AS keys FROM ({union}) found GROUP BY a, b""",
@@ -277,6 +280,17 @@ def pair_comparison_sql(config, a, b, weights):
     return keys, scored, params
 
 
+# For each block size n, the positions (i, j), i < j, of its pairs: one unnest a block, where
+# a series per position would cost a function call for each profile of each block.
+PAIR_POSITIONS = """
+    SELECT n, array_agg(i ORDER BY i, j) AS i, array_agg(j ORDER BY i, j) AS j
+    FROM generate_series(2, %(max_block)s) n
+    CROSS JOIN LATERAL generate_series(1, n - 1) i
+    CROSS JOIN LATERAL generate_series(i + 1, n) j
+    GROUP BY n
+"""
+
+
 def linkage_selects(config, *, full):
     """(LinkageKey, SELECT a, b) for each linkage key: the pairs agreeing on its columns, in
     blocks of at most max_block_size profiles. Incremental (not `full`): pairs of the profiles
@@ -298,14 +312,14 @@ def linkage_selects(config, *, full):
             # GROUP BY of the table per key, no join of the table with itself.
             inner = key.expressions("f")
             selects.append((key, f"""
-                SELECT blk.ids[i] AS a, blk.ids[j] AS b
+                SELECT blk.ids[p.i] AS a, blk.ids[p.j] AS b
                 FROM (SELECT array_agg(f.profile_id ORDER BY f.profile_id) AS ids
                       FROM identity_profilefeatures f
                       WHERE {" AND ".join(f"{e} IS NOT NULL" for e in inner)}
                       GROUP BY {", ".join(inner)}
                       HAVING count(*) BETWEEN 2 AND %(max_block)s) blk
-                CROSS JOIN LATERAL generate_series(1, cardinality(blk.ids) - 1) i
-                CROSS JOIN LATERAL generate_series(i + 1, cardinality(blk.ids)) j"""))
+                JOIN ({PAIR_POSITIONS}) positions ON positions.n = cardinality(blk.ids)
+                CROSS JOIN LATERAL unnest(positions.i, positions.j) p(i, j)"""))
             continue
         else:
             same = " AND ".join(
@@ -377,7 +391,8 @@ def _weight_sql(name, weights):
     """The weight of field `name`'s level lv.<name>: log2(m/u) of the level; for an exact name,
     postcode or city, u is the value's own frequency among profiles (float math: numeric log is
     slow per pair); a city or street, where the postcodes are equal too, against the chance
-    that two people of one postcode share it."""
+    that two people of one postcode share it, and where they differ or one is missing, by its
+    chances among pairs whose postcodes do the same (Weights.by_postcode)."""
     cases = []
     for level in LEVELS[name]:
         if level in NEUTRAL:
@@ -389,7 +404,9 @@ def _weight_sql(name, weights):
         elif name in IN_POSTCODE:
             weight = (f"CASE WHEN fa.postcode = fb.postcode "
                       f"THEN {weights.weight(name, level, same_postcode=True)!r}::float8 "
-                      f"ELSE {weights.weight(name, level)!r}::float8 END")
+                      f"WHEN fa.postcode <> fb.postcode "
+                      f"THEN {weights.weight(name, level, postcodes='differ')!r}::float8 "
+                      f"ELSE {weights.weight(name, level, postcodes='missing')!r}::float8 END")
         else:
             weight = f"{weights.weight(name, level)!r}::float8"
         cases.append(f"WHEN '{level}' THEN {weight}")

@@ -7,7 +7,12 @@
   fields by construction, so each key teaches m only for the other fields, and a field's m is
   the mean of what the keys teach (as Splink does);
 - the chance that two different people of one postcode share a city or a street (where the
-  postcodes agree, the city and street then weigh against it: an address counts once);
+  postcodes agree, the city and street then weigh against it: an address counts once; EM sees
+  them as missing there, having no u of theirs to weigh them by);
+- m and u of a city's and a street's levels where the postcodes differ, and where one is
+  missing, apart from the others (EM sees them as levels of their own): one person who moved
+  has another postcode, another street and often another city, which is one move, not three
+  differences;
 - the prior, the chance that two random profiles are one person: for each key, its pairs times
   their share of matches, over the share of true pairs the key can find at all (the product of
   its fields' exact m).
@@ -30,8 +35,11 @@ from identity.matching.weights import (
     IN_POSTCODE,
     LEVELS,
     NEUTRAL,
+    POSTCODE_CONDITIONS,
     Weights,
+    condition_of,
     estimate_m,
+    on_postcodes,
     u_from_counts,
 )
 from identity.models import DetectionRun
@@ -75,12 +83,24 @@ def learn_weights(config, pairs_table, key_pairs):
             return replace(config.hand_set, note=(
                 f"set by hand: {profiles:,} profiles are too few to learn from (at least "
                 f"{config.min_profiles_to_learn:,})"))
-        u_counts, u_pairs = _random_pair_levels(cursor, config)
+        u_counts, conditional_counts, u_pairs = _random_pair_levels(cursor, config)
         in_postcode = {**config.hand_set.in_postcode, **_in_postcode(cursor, config)}
         patterns = _blocked_patterns(cursor, pairs_table, sum(key_pairs), config)
     u = u_from_counts(u_counts, pairs=u_pairs)
     start = {name: {level: mu[0] for level, mu in levels.items()}
              for name, levels in config.hand_set.fields.items()}
+    # (field, postcode condition) compared often enough in random pairs to learn apart; the
+    # others keep the plain chances.
+    conditioned = set()
+    for (name, condition), counts in conditional_counts.items():
+        observed = sum(n for level, n in counts.items() if level not in NEUTRAL)
+        if observed < MIN_PAIRS_CONDITIONED:
+            continue
+        conditioned.add((name, condition))
+        for level in LEVELS[name]:
+            if level not in NEUTRAL:
+                u[name][on_postcodes(level, condition)] = max(counts.get(level, 0), 0.5) / observed
+                start[name][on_postcodes(level, condition)] = start[name][level]
     taught = {name: [] for name in COMPARED_FIELDS}
     matches = []
     for position, key in enumerate(config.linkage_keys):
@@ -90,24 +110,27 @@ def learn_weights(config, pairs_table, key_pairs):
         found = {}
         for keys, levels, count in patterns:
             if keys & (1 << position):
-                projected = tuple(levels[COMPARED_FIELDS.index(name)] for name in fields)
+                projected = _projected(levels, fields, conditioned)
                 found[projected] = found.get(projected, 0) + count
         if sum(found.values()) < MIN_PAIRS_PER_KEY:
             continue
         m, share, _ = estimate_m(list(found.items()), fields, u, start_m=start)
         for name in fields:
-            taught[name].append(m[name])
+            # A key holding the postcodes equal never sees them differ or missing: it teaches
+            # nothing of the levels under those conditions.
+            taught[name].append({level: chance for level, chance in m[name].items()
+                                 if "postcode" in fields or not condition_of(level)})
         if key.fields == _plain_fields(key):
             # The key finds a true pair when it agrees exactly on each of its fields.
             reach = math.prod(m_exact(taught, start, name) for name in key.fields)
             matches.append(share * key_pairs[position] / reach)
     m = {}
     for name in COMPARED_FIELDS:
-        if taught[name]:
-            m[name] = {level: statistics.fmean(found[level] for found in taught[name])
-                       for level in taught[name][0]}
-        else:
-            m[name] = start[name]
+        m[name] = dict(start[name])
+        for level in m[name]:
+            found = [chances[level] for chances in taught[name] if level in chances]
+            if found:
+                m[name][level] = statistics.fmean(found)
     all_pairs = profiles * (profiles - 1) / 2
     prior = (statistics.median(matches) / all_pairs) if matches else config.hand_set.prior
     fields = {
@@ -115,9 +138,15 @@ def learn_weights(config, pairs_table, key_pairs):
                for level in LEVELS[name] if level not in NEUTRAL}
         for name in COMPARED_FIELDS
     }
+    by_postcode = {}
+    for name, condition in sorted(conditioned):
+        named = {level: on_postcodes(level, condition) for level in LEVELS[name]
+                 if level not in NEUTRAL}
+        by_postcode.setdefault(condition, {})[name] = {
+            level: (m[name][label], u[name][label]) for level, label in named.items()}
     return Weights(
         fields=fields, prior=min(max(prior, 1e-12), 0.5), learned=True,
-        in_postcode=in_postcode,
+        in_postcode=in_postcode, by_postcode=by_postcode,
         note=f"learned from {profiles:,} profiles",
         figures={"profiles": profiles, "random_pairs": u_pairs,
                  "blocked_pairs_read": sum(count for _, _, count in patterns),
@@ -126,6 +155,27 @@ def learn_weights(config, pairs_table, key_pairs):
 
 
 MIN_PAIRS_PER_KEY = 50
+# Random pairs under a postcode condition, with a city (or street) on both, needed to weigh that
+# field apart under it.
+MIN_PAIRS_CONDITIONED = 100
+
+
+def _projected(levels, fields, conditioned):
+    """The levels (one per COMPARED_FIELDS) of `fields`; a city's or street's named for the
+    pair's postcode condition where (field, condition) is in `conditioned`, and "missing" where
+    the postcodes agree: there the city is nearly always the same, and a shared street is weighed
+    against the chance in one postcode (Weights.in_postcode), not against any two people."""
+    postcode = levels[COMPARED_FIELDS.index("postcode")]
+    condition = POSTCODE_CONDITIONS.get(postcode)
+    found = []
+    for name in fields:
+        level = levels[COMPARED_FIELDS.index(name)]
+        if name in IN_POSTCODE and postcode == "exact":
+            level = "missing"
+        elif (name, condition) in conditioned and level not in NEUTRAL:
+            level = on_postcodes(level, condition)
+        found.append(level)
+    return tuple(found)
 
 
 def m_exact(taught, start, name):
@@ -147,8 +197,9 @@ def _levels_select():
 
 
 def _random_pair_levels(cursor, config):
-    """({field: {level: pairs}}, pairs) over every pair of `u_sample_profiles` profiles drawn
-    at random (a fixed hash order, so that runs over the same data learn the same)."""
+    """({field: {level: pairs}}, {(IN_POSTCODE field, postcode condition): {level: pairs}},
+    pairs) over every pair of `u_sample_profiles` profiles drawn at random (a fixed hash order,
+    so that runs over the same data learn the same)."""
     groups = ", ".join(str(i + 1) for i in range(len(COMPARED_FIELDS)))
     cursor.execute(f"""
         WITH drawn AS MATERIALIZED (
@@ -161,12 +212,18 @@ def _random_pair_levels(cursor, config):
         GROUP BY {groups}
     """, {"k": config.u_sample_profiles})
     counts = {name: {} for name in COMPARED_FIELDS}
+    conditional = {}
     pairs = 0
     for *levels, count in cursor.fetchall():
         pairs += count
-        for name, level in zip(COMPARED_FIELDS, levels, strict=True):
+        found = dict(zip(COMPARED_FIELDS, levels, strict=True))
+        condition = POSTCODE_CONDITIONS.get(found["postcode"])
+        for name, level in found.items():
             counts[name][level] = counts[name].get(level, 0) + count
-    return counts, pairs
+            if name in IN_POSTCODE and condition:
+                given = conditional.setdefault((name, condition), {})
+                given[level] = given.get(level, 0) + count
+    return counts, conditional, pairs
 
 
 def _in_postcode(cursor, config):

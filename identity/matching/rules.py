@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from identity.matching.weights import HAND_SET, LEVELS, NEUTRAL, Weights
+from identity.matching.weights import HAND_SET, LEVELS, NEUTRAL, Weights, on_postcodes
 
 # Common English nicknames and spelling variants -> one canonical first name.
 NICKNAMES = {
@@ -191,6 +191,14 @@ class DetectionConfig:
                      "m": round(weights.fields[name][level][0], 4),
                      "u": weights.fields[name][level][1]}
                     for level in LEVELS[name] if level not in NEUTRAL
+                ] + [
+                    # A city's or street's levels where the postcodes differ, or one is missing.
+                    {"level": on_postcodes(level, condition),
+                     "weight": round(weights.weight(name, level, postcodes=condition), 1),
+                     "m": round(chances[level][0], 4), "u": chances[level][1]}
+                    for condition in POSTCODE_ORDER
+                    for chances in [weights.by_postcode.get(condition, {}).get(name, {})]
+                    for level in LEVELS[name] if level in chances
                 ]
                 for name in COMPARED_FIELDS
             },
@@ -199,6 +207,8 @@ class DetectionConfig:
         }
 
 
+# The postcode conditions a city's and a street's learned levels are shown under, in this order.
+POSTCODE_ORDER = ("differ", "missing")
 COMPARED_FIELDS = ("first_name", "last_name", "date_of_birth", "postcode", "city", "street")
 FEATURE_FIELDS = [*COMPARED_FIELDS, "first_canon"]
 # Fields whose agreement weighs by the value's frequency, and the column counted for it.

@@ -30,6 +30,23 @@ NEUTRAL = frozenset({"missing"})
 # Fields that lie within a postcode: where the postcodes agree, their agreement weighs against
 # the chance that two different people of one postcode agree on them (Weights.in_postcode).
 IN_POSTCODE = ("city", "street")
+# A city or street weighs by its chances among pairs whose postcodes compare as this pair's do
+# (Weights.by_postcode): where they differ (the person moved, or a typo) or one is missing. A
+# move changes the postcode, the street and often the city at once: one fact, not three.
+# Postcode level -> the condition; an equal postcode has its own rule (Weights.in_postcode).
+POSTCODE_CONDITIONS = {"close": "differ", "far": "differ", "missing": "missing"}
+
+
+def on_postcodes(level, condition):
+    """The name learning gives a city's or street's `level` under a postcode `condition`."""
+    return f"{level}|{condition}"
+
+
+def condition_of(level):
+    """The postcode condition of a level named by on_postcodes ("" for a plain level)."""
+    return level.partition("|")[2]
+
+
 # At least this chance, whatever the sample says: people of one household share the address
 # and are still different people, which no two-class model of pairs learns (a shared street
 # with its number is rare between strangers, common between relatives).
@@ -58,6 +75,9 @@ class Weights:
     `in_postcode`: {field: the chance that two different people of one postcode agree on it}
     for IN_POSTCODE: a city or street agreeing where the postcode does too weighs against
     that, not against any two people, so that one address is not counted two or three times.
+    `by_postcode`: {condition: {field: {level: (m, u)}}} for IN_POSTCODE under a condition of
+    POSTCODE_CONDITIONS: a city or street then weighs by these (when learned), so that a person
+    who moved is not counted as different three times.
     Swapped names weigh as agreeing names, less SWAPPED_PENALTY (no key teaches their m).
     """
 
@@ -67,8 +87,11 @@ class Weights:
     learned: bool = False
     note: str = ""
     figures: dict = field(default_factory=dict)
+    by_postcode: dict = field(default_factory=dict)
 
-    def weight(self, name, level, *, same_postcode=False):
+    def weight(self, name, level, *, same_postcode=False, postcodes=None):
+        """log2(m/u) of `level` of field `name`; for a city or street, where the postcodes
+        agree (`same_postcode`) or under a condition of POSTCODE_CONDITIONS (`postcodes`)."""
         if level in NEUTRAL:
             return 0.0
         if level == "swapped":
@@ -76,11 +99,14 @@ class Weights:
         m, u = self.fields[name][level]
         if same_postcode and name in IN_POSTCODE:
             u = max(u, self.in_postcode.get(name, 0.0), IN_POSTCODE_FLOOR[name])
+        elif level in self.by_postcode.get(postcodes, {}).get(name, {}):
+            m, u = self.by_postcode[postcodes][name][level]
         found = math.log2(_bounded(m) / _bounded(u))
         order = ORDER[name]
         if level in order and level != order[-1]:
             farther = order[order.index(level) + 1]
-            found = max(found, self.weight(name, farther, same_postcode=same_postcode))
+            found = max(found, self.weight(name, farther, same_postcode=same_postcode,
+                                           postcodes=postcodes))
         return found
 
     def threshold(self, match_probability):
@@ -102,6 +128,16 @@ class Weights:
                        for level, (m, u) in levels.items()}
                 for name, levels in self.fields.items()
             },
+            "by_postcode": {
+                condition: {
+                    name: {level: {"m": round(m, 6), "u": round(u, 8),
+                                   "weight": round(self.weight(name, level,
+                                                               postcodes=condition), 2)}
+                           for level, (m, u) in levels.items()}
+                    for name, levels in fields.items()
+                }
+                for condition, fields in self.by_postcode.items()
+            },
         }
 
     @classmethod
@@ -112,6 +148,11 @@ class Weights:
             prior=data["prior"], in_postcode=data.get("in_postcode", {}),
             learned=data.get("learned", True), note=data.get("note", ""),
             figures=data.get("figures", {}),
+            by_postcode={
+                condition: {name: {level: (v["m"], v["u"]) for level, v in levels.items()}
+                            for name, levels in fields.items()}
+                for condition, fields in data.get("by_postcode", {}).items()
+            },
         )
 
 
@@ -160,6 +201,10 @@ def estimate_m(patterns, fields, u, *, start_m, start_prior=0.3, iterations=60,
     many pairs of the blocked pairs fall in that combination); `u` and `start_m` as
     {field: {level: chance}}. u stays fixed (it comes from random pairs). Returns
     ({field: {level: m}}, share of matches, iterations run).
+
+    A level named by on_postcodes is a city's or street's level under a postcode condition: its
+    m is the chance among one person's pairs under that condition, so the levels of one
+    condition sum to one among themselves, as the plain ones do.
     """
     m = {name: dict(start_m[name]) for name in fields}
     share = start_prior
@@ -184,11 +229,14 @@ def estimate_m(patterns, fields, u, *, start_m, start_prior=0.3, iterations=60,
         moved = abs(matched / total - share)
         share = _bounded(matched / total)
         for name in fields:
-            observed = sum(sums[name].values())
-            if observed <= 0:
-                continue
+            observed = {}
             for level, value in sums[name].items():
-                new = _bounded(value / observed)
+                condition = condition_of(level)
+                observed[condition] = observed.get(condition, 0.0) + value
+            for level, value in sums[name].items():
+                if observed[condition_of(level)] <= 0:
+                    continue
+                new = _bounded(value / observed[condition_of(level)])
                 moved = max(moved, abs(new - m[name][level]))
                 m[name][level] = new
         if moved < tolerance:
