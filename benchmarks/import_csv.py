@@ -5,7 +5,8 @@ under 5 minutes (import and its detection).
 The benchmark runs against its own database, never the project's data:
 
 1. writes a CSV of `--rows` rows (default 1,000,000) under .var/bench/: people with first_name,
-   last_name, date_of_birth, city, postcode, email (always: the match key), phone (80%),
+   last_name, date_of_birth, city, postcode (names, cities and postcodes drawn with the skew of
+   the detection benchmark's benchmarks.people), email (always: the match key), phone (80%),
    customer_id (70%) and loyalty_card (35%), about 2.8 identifiers a row; about 2% of people
    live in a household of two sharing a surname, an address and the household's phone; about
    one row in 2,000 carries the shop's own phone (a placeholder a till enters: a junk value);
@@ -25,6 +26,7 @@ The benchmark runs against its own database, never the project's data:
    files, also on error.
 """
 
+import bisect
 import csv
 import os
 import random
@@ -34,13 +36,15 @@ import sys
 import threading
 import time
 import unicodedata
+from functools import cache
 from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import make_conninfo
 
 from benchmarks.database import bench_database, empty_redis_database, run_measured
-from benchmarks.people import AREAS, PHONE_FORMATS
+from benchmarks.people import AREAS, PHONE_FORMATS, Tables
+from benchmarks.people import SEED as PEOPLE_SEED
 
 BENCH_DB = os.environ.get("BENCH_DB_NAME") or "mergeguard_bench"
 DEFAULT_ROWS = 1_000_000
@@ -57,28 +61,6 @@ TARGET_READY_SECONDS = 300
 TARGET_DETECTION_SECONDS = 60
 TARGET_DETECTION_MB = 500
 
-FIRST_NAMES = [
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
-    "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
-    "Charles", "Karen", "Christopher", "Lisa", "Daniel", "Nancy", "Matthew", "Betty", "Anthony",
-    "Margaret", "Mark", "Sandra", "Donald", "Ashley", "Steven", "Kimberly", "Paul", "Emily",
-    "Andrew", "Donna", "Joshua", "Michelle", "Kenneth", "Carol", "Kevin", "Amanda", "Brian",
-    "Dorothy", "George", "Melissa", "Timothy", "Deborah", "Zoë", "José", "Renée", "Siobhán",
-]
-LAST_NAMES = [
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor",
-    "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez",
-    "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright",
-    "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall",
-    "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "O'Brien", "Müller", "Kowalski",
-]
-CITIES = [
-    "New York", "Los Angeles", "Chicago", "Houston", "Phoenix", "Philadelphia", "San Antonio",
-    "San Diego", "Dallas", "Austin", "Jacksonville", "Fort Worth", "Columbus", "Charlotte",
-    "Indianapolis", "San Francisco", "Seattle", "Denver", "Boston", "Nashville", "Portland",
-    "Las Vegas", "Detroit", "Memphis", "Louisville", "Baltimore", "Milwaukee", "Albuquerque",
-]
 DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com",
            "proton.me", "comcast.net", "example.org", "mail.com"]
 MASK = (1 << 64) - 1
@@ -171,21 +153,39 @@ def _mix(n):
     return z ^ (z >> 31)
 
 
+@cache
+def _tables():
+    """The detection benchmark's names, cities and postcodes (benchmarks.people), with their
+    skew: a few hundred first names and a few thousand surnames, about 300 cities."""
+    return Tables(random.Random(PEOPLE_SEED))
+
+
+def _pick(values, cumulative, bits):
+    """A value of `values` drawn by their cumulative weights with 32 random bits."""
+    return values[bisect.bisect_right(cumulative, (bits & 0xFFFF_FFFF) / 2**32 * cumulative[-1])]
+
+
+def _address(h):
+    tables = _tables()
+    city = _pick(tables.cities, tables.city_cum, h >> 32)
+    codes = tables.postcodes[city]
+    return city, codes[(h >> 16) % len(codes)]
+
+
 def _person(n):
     """Person n, rebuilt from n alone. People 2k and 2k+1 may be a household: same surname,
     address and phone (the household's), different first names and dates of birth."""
-    h, flags = _mix(n), _mix(n + (1 << 40))
-    first = FIRST_NAMES[h % len(FIRST_NAMES)]
-    last = LAST_NAMES[(h >> 8) % len(LAST_NAMES)]
-    city = CITIES[(h >> 16) % len(CITIES)]
-    postcode = f"{(h >> 20) % 90000 + 10000}"
+    h, flags, names = _mix(n), _mix(n + (1 << 40)), _mix(n + (1 << 42))
+    tables = _tables()
+    first = _pick(tables.first_names, tables.first_cum, names)
+    last = _pick(tables.surnames, tables.surname_cum, names >> 32)
+    city, postcode = _address(h)
     phone = _phone(h) if flags % 5 < 4 else None
     pair = _mix((n // 2) + (1 << 41))
     if pair % 1000 < HOUSEHOLD_SHARE * 1000:
-        head = _mix(n // 2 * 2)
-        last = LAST_NAMES[(head >> 8) % len(LAST_NAMES)]
-        city = CITIES[(head >> 16) % len(CITIES)]
-        postcode = f"{(head >> 20) % 90000 + 10000}"
+        head = n // 2 * 2
+        last = _pick(tables.surnames, tables.surname_cum, _mix(head + (1 << 42)) >> 32)
+        city, postcode = _address(_mix(head))
         phone = _phone(pair)
     local = unicodedata.normalize("NFKD", f"{first}.{last}".lower().replace("'", ""))
     local = local.encode("ascii", "ignore").decode()  # Zoë's address is zoe.<...>
@@ -237,7 +237,7 @@ def _write_csv(path, rows):
                 person = _person(rng.randrange(people))
                 email = _noisy_email(person["email"], rng)
                 if rng.random() < 0.2:
-                    person["city"] = rng.choice(CITIES)
+                    person["city"] = rng.choice(_tables().cities)
                 if rng.random() < 0.5:
                     person["customer_id"] = None
             else:

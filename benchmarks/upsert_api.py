@@ -82,10 +82,6 @@ SERVERS = {
     "granian-2x4": ("granian", [*GRANIAN, "--workers", "2", "--blocking-threads", "4",
                                 "--respawn-failed-workers", "--workers-kill-timeout", "30",
                                 "config.wsgi:application"]),
-    # One process more than cores: a process waiting for PostgreSQL leaves its core to another.
-    "granian-3x4": ("granian", [*GRANIAN, "--workers", "3", "--blocking-threads", "4",
-                                "--respawn-failed-workers", "--workers-kill-timeout", "30",
-                                "config.wsgi:application"]),
     "gthread-2x4": ("gunicorn", [*GUNICORN, "--worker-class", "gthread", "--workers", "2",
                                  "--threads", "4", "--worker-connections", "12",
                                  "--keep-alive", "30"]),

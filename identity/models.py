@@ -166,16 +166,15 @@ class DuplicateCandidate(models.Model):
 
 
 class CandidateMember(models.Model):
-    candidate = models.ForeignKey(DuplicateCandidate, on_delete=models.CASCADE)
+    # A candidate's members by candidate_member_once's index (it leads with the candidate); the
+    # candidates a profile is in by the profile's foreign-key index. A full run writes a row per
+    # member of every group it saves: no index more than these two.
+    candidate = models.ForeignKey(DuplicateCandidate, on_delete=models.CASCADE, db_index=False)
     profile = models.ForeignKey(Profile, on_delete=models.PROTECT)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["candidate", "profile"], name="candidate_member_once"),
-        ]
-        indexes = [
-            # The candidates a profile is in.
-            models.Index(fields=["profile"], name="candidate_member_profile"),
         ]
 
     def __str__(self):

@@ -365,6 +365,7 @@ class _Run:
     def finish(self, flight):
         """Count and reject a flight's rows once it is done, in file order."""
         flight.done.wait()
+        flight.previous = None  # only the next batch holds on to this one, not to all before it
         if flight.error is not None:
             raise flight.error
         for number, column, reason, cells in [*flight.chunk.rejects, *flight.busy]:
