@@ -21,7 +21,7 @@ from identity.candidates.blocking_codes import (
 )
 from identity.matching.evidence import evidence_key, group_evidence, is_auto_merge, new_evidence
 from identity.models import CandidateMember, DuplicateCandidate
-from identity.queries import chunks, stream
+from identity.queries import chunks, copy_in, stream
 from profiles.attributes import stamp
 
 CODES_CHUNK = 2000  # groups judged at once for their blocking codes when saved
@@ -213,21 +213,29 @@ def _create(cursor, groups, *, now):
     codes = []
     for chunk in chunks(groups, CODES_CHUNK):
         codes += blocking_codes_of_groups([sorted(group.members) for group in chunk])
-    raw = cursor.cursor
-    with raw.copy(
-        "COPY identity_duplicatecandidate (id, status, evidence, score, auto_merge, created_at, "
-        "updated_at, dismiss_reason, blocking_codes) FROM STDIN"
-    ) as copy:
-        for pk, group, found in zip(ids, groups, codes, strict=True):
-            evidence = group_evidence(group)
-            copy.write_row((
-                pk, "open", json.dumps(evidence), max(e["score"] for e in evidence),
-                is_auto_merge(evidence), now, now, "", _array_literal(found),
-            ))
-    with raw.copy("COPY identity_candidatemember (candidate_id, profile_id) FROM STDIN") as copy:
-        for pk, group in zip(ids, groups, strict=True):
-            for profile_id in sorted(group.members):
-                copy.write_row((pk, profile_id))
+    with connection.wrap_database_errors:
+        copy_in(
+            cursor.cursor,
+            "identity_duplicatecandidate (id, status, evidence, score, auto_merge, created_at, "
+            "updated_at, dismiss_reason, blocking_codes)",
+            ["int8", "text", "jsonb", "float8", "bool", "timestamptz", "timestamptz", "text",
+             "varchar[]"],
+            _candidate_rows(ids, groups, codes, now),
+        )
+        copy_in(
+            cursor.cursor, "identity_candidatemember (candidate_id, profile_id)",
+            ["int8", "int8"],
+            ((pk, profile_id) for pk, group in zip(ids, groups, strict=True)
+             for profile_id in sorted(group.members)),
+        )
+
+
+def _candidate_rows(ids, groups, codes, now):
+    """A new candidate's row for each group, its evidence made as it is copied."""
+    for pk, group, found in zip(ids, groups, codes, strict=True):
+        evidence = group_evidence(group)
+        yield (pk, "open", Jsonb(evidence), max(e["score"] for e in evidence),
+               is_auto_merge(evidence), now, now, "", list(found))
 
 
 def _array_literal(values):

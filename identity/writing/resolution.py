@@ -35,6 +35,7 @@ from identity.models import (
     IdentityConflict,
     ProfileFeatures,
 )
+from identity.queries import copy_in
 from identity.writing.cursors import prepared_cursor
 from profiles.attributes import apply_attributes
 from profiles.models import Profile
@@ -615,8 +616,8 @@ class _Batch:
 
 def _copy_new_rows(cursor, created, identifiers, now):
     """Insert new profiles (ids drawn from the sequence first), their features and new
-    identifiers by COPY: for a thousand rows, much cheaper than arrays a statement unnests.
-    In COPY's binary format, which psycopg writes in C (a tenth of the text format's cost)."""
+    identifiers by COPY (binary, identity.queries.copy_in): for a thousand rows, much cheaper
+    than arrays a statement unnests."""
     if created:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence('profiles_profile', 'id')) "
@@ -629,17 +630,17 @@ def _copy_new_rows(cursor, created, identifiers, now):
     # retries the batch).
     with connection.wrap_database_errors:
         if created:
-            _copy(
+            copy_in(
                 cursor, "profiles_profile (id, status, attributes, created_at, updated_at)",
                 ["int8", "text", "jsonb", "timestamptz", "timestamptz"],
                 ((p.id, Profile.Status.ACTIVE, Jsonb(p.attributes), now, now) for p in created),
             )
-            _copy(
+            copy_in(
                 cursor, f"identity_profilefeatures (profile_id, {', '.join(FEATURE_FIELDS)})",
                 ["int8", *_feature_copy_types()],
                 ((p.id, *map(_features(p).get, FEATURE_FIELDS)) for p in created),
             )
-        _copy(
+        copy_in(
             cursor, f"identity_identifier ({_NEW_IDENTIFIER_COLUMNS})",
             [_COPY_TYPES.get(type_, type_) for _, type_ in _NEW_IDENTIFIER_TYPED_COLUMNS],
             (i.new_row() for i in identifiers),
@@ -647,14 +648,6 @@ def _copy_new_rows(cursor, created, identifiers, now):
 
 
 _COPY_TYPES = {"bigint": "int8", "boolean": "bool"}  # psycopg's names of the SQL types
-
-
-def _copy(cursor, table, types, rows):
-    """COPY `rows` into `table` ("name (columns)") in binary, as values of `types`."""
-    with cursor.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
-        copy.set_types(types)
-        for row in rows:
-            copy.write_row(row)
 
 
 @cache
