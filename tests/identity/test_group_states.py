@@ -3,8 +3,10 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from identity.candidates import states
 from identity.candidates.blocking import (
     DismissalState,
     GroupState,
@@ -279,3 +281,26 @@ def test_the_merge_task_does_not_count_its_own_job_as_a_merge_in_progress():
 
     assert state.jobs == ()
     assert blocking_reasons(state) == []
+
+
+def test_many_groups_read_at_once_by_index_have_the_states_each_has_alone(steward, monkeypatch):
+    # Detection reads the groups it saves a few thousand profiles at a time, by index whatever
+    # the planner would rather do; lowered here so that three groups take that path.
+    monkeypatch.setattr(states, "BY_INDEX_FROM", 2)
+    ann = write({"email": "ann@example.com", "loyalty_card": "L-1"}, "email").profile_id
+    bob = write({"email": "bob@example.com", "loyalty_card": "L-2"}, "email").profile_id
+    cy = write({"email": "cy@example.com", "phone": "(212) 555-0134"}, "email").profile_id
+    dismissed_candidate(ann, bob, by=steward)
+    job(bob, cy)
+    groups = [[ann, bob], [bob, cy], [ann, bob, cy]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = on")
+
+    together = states.group_states_for_profile_groups(groups)
+
+    monkeypatch.setattr(states, "BY_INDEX_FROM", 10**9)
+    assert together == [group_state_for_profiles(group) for group in groups]
+    assert blocking_reasons(together[0])  # two loyalty cards, and a dismissal
+    with connection.cursor() as cursor:  # the rest of the transaction plans as before
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone() == ("on",)
