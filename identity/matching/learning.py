@@ -87,6 +87,16 @@ def learn_weights(config, pairs_table, key_pairs):
         in_postcode = {**config.hand_set.in_postcode, **_in_postcode(cursor, config)}
         patterns = _blocked_patterns(cursor, pairs_table, sum(key_pairs), config)
     u = u_from_counts(u_counts, pairs=u_pairs)
+    # Fields too few profiles hold for random pairs to say how often strangers agree on them
+    # keep their hand-set weights, and EM sees them as missing: a u made of a handful of pairs
+    # would weigh even a different street as strong evidence.
+    sparse = sorted(
+        name for name in COMPARED_FIELDS
+        if sum(n for level, n in u_counts.get(name, {}).items() if level not in NEUTRAL)
+        < MIN_RANDOM_PAIRS_PER_FIELD
+    )
+    for name in sparse:
+        u[name] = {level: mu[1] for level, mu in config.hand_set.fields[name].items()}
     start = {name: {level: mu[0] for level, mu in levels.items()}
              for name, levels in config.hand_set.fields.items()}
     # (field, postcode condition) compared often enough in random pairs to learn apart; the
@@ -94,7 +104,7 @@ def learn_weights(config, pairs_table, key_pairs):
     conditioned = set()
     for (name, condition), counts in conditional_counts.items():
         observed = sum(n for level, n in counts.items() if level not in NEUTRAL)
-        if observed < MIN_PAIRS_CONDITIONED:
+        if observed < MIN_PAIRS_CONDITIONED or name in sparse:
             continue
         conditioned.add((name, condition))
         for level in LEVELS[name]:
@@ -110,7 +120,7 @@ def learn_weights(config, pairs_table, key_pairs):
         found = {}
         for keys, levels, count in patterns:
             if keys & (1 << position):
-                projected = _projected(levels, fields, conditioned)
+                projected = _projected(levels, fields, conditioned, sparse)
                 found[projected] = found.get(projected, 0) + count
         if sum(found.values()) < MIN_PAIRS_PER_KEY:
             continue
@@ -134,8 +144,8 @@ def learn_weights(config, pairs_table, key_pairs):
     all_pairs = profiles * (profiles - 1) / 2
     prior = (statistics.median(matches) / all_pairs) if matches else config.hand_set.prior
     fields = {
-        name: {level: (m[name][level], u[name][level])
-               for level in LEVELS[name] if level not in NEUTRAL}
+        name: dict(config.hand_set.fields[name]) if name in sparse else
+        {level: (m[name][level], u[name][level]) for level in LEVELS[name] if level not in NEUTRAL}
         for name in COMPARED_FIELDS
     }
     by_postcode = {}
@@ -147,7 +157,10 @@ def learn_weights(config, pairs_table, key_pairs):
     return Weights(
         fields=fields, prior=min(max(prior, 1e-12), 0.5), learned=True,
         in_postcode=in_postcode, by_postcode=by_postcode,
-        note=f"learned from {profiles:,} profiles",
+        note=f"learned from {profiles:,} profiles" + (
+            f"; {', '.join(name.replace('_', ' ') for name in sparse)} set by hand: too "
+            f"few profiles hold {'it' if len(sparse) == 1 else 'them'} to learn from"
+            if sparse else ""),
         figures={"profiles": profiles, "random_pairs": u_pairs,
                  "blocked_pairs_read": sum(count for _, _, count in patterns),
                  "estimated_true_pairs": round(prior * all_pairs)},
@@ -155,12 +168,14 @@ def learn_weights(config, pairs_table, key_pairs):
 
 
 MIN_PAIRS_PER_KEY = 50
+# Random pairs with a field on both profiles needed to learn that field's weights.
+MIN_RANDOM_PAIRS_PER_FIELD = 1000
 # Random pairs under a postcode condition, with a city (or street) on both, needed to weigh that
 # field apart under it.
 MIN_PAIRS_CONDITIONED = 100
 
 
-def _projected(levels, fields, conditioned):
+def _projected(levels, fields, conditioned, sparse=()):
     """The levels (one per COMPARED_FIELDS) of `fields`; a city's or street's named for the
     pair's postcode condition where (field, condition) is in `conditioned`, and "missing" where
     the postcodes agree: there the city is nearly always the same, and a shared street is weighed
@@ -170,7 +185,9 @@ def _projected(levels, fields, conditioned):
     found = []
     for name in fields:
         level = levels[COMPARED_FIELDS.index(name)]
-        if name in IN_POSTCODE and postcode == "exact":
+        if name in sparse:
+            level = "missing"
+        elif name in IN_POSTCODE and postcode == "exact":
             level = "missing"
         elif (name, condition) in conditioned and level not in NEUTRAL:
             level = on_postcodes(level, condition)
