@@ -47,9 +47,11 @@ def copy_out(sql, params, types):
 def copy_in(cursor, table, types, rows):
     """COPY `rows` into `table` ("name (columns)") in the binary format, as values of `types`
     (psycopg's type names): psycopg writes binary rows in C, about a tenth of the text
-    format's cost a row. `cursor` is a psycopg cursor; a Django cursor's errors need
-    connection.wrap_database_errors around this."""
-    with cursor.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
+    format's cost a row. `cursor` is a psycopg cursor; its errors are raised as Django's
+    (IntegrityError and the like), as a Django cursor's are."""
+    with connection.wrap_database_errors, cursor.copy(
+        f"COPY {table} FROM STDIN (FORMAT binary)"
+    ) as copy:
         copy.set_types(types)
         for row in rows:
             copy.write_row(row)

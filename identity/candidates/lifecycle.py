@@ -213,21 +213,20 @@ def _create(cursor, groups, *, now):
     codes = []
     for chunk in chunks(groups, CODES_CHUNK):
         codes += blocking_codes_of_groups([sorted(group.members) for group in chunk])
-    with connection.wrap_database_errors:
-        copy_in(
-            cursor.cursor,
-            "identity_duplicatecandidate (id, status, evidence, score, auto_merge, created_at, "
-            "updated_at, dismiss_reason, blocking_codes)",
-            ["int8", "text", "jsonb", "float8", "bool", "timestamptz", "timestamptz", "text",
-             "varchar[]"],
-            _candidate_rows(ids, groups, codes, now),
-        )
-        copy_in(
-            cursor.cursor, "identity_candidatemember (candidate_id, profile_id)",
-            ["int8", "int8"],
-            ((pk, profile_id) for pk, group in zip(ids, groups, strict=True)
-             for profile_id in sorted(group.members)),
-        )
+    copy_in(
+        cursor.cursor,
+        "identity_duplicatecandidate (id, status, evidence, score, auto_merge, created_at, "
+        "updated_at, dismiss_reason, blocking_codes)",
+        ["int8", "text", "jsonb", "float8", "bool", "timestamptz", "timestamptz", "text",
+         "varchar[]"],
+        _candidate_rows(ids, groups, codes, now),
+    )
+    copy_in(
+        cursor.cursor, "identity_candidatemember (candidate_id, profile_id)",
+        ["int8", "int8"],
+        ((pk, profile_id) for pk, group in zip(ids, groups, strict=True)
+         for profile_id in sorted(group.members)),
+    )
 
 
 def _candidate_rows(ids, groups, codes, now):

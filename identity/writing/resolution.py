@@ -626,25 +626,23 @@ def _copy_new_rows(cursor, created, identifiers, now):
         )
         for profile, (pk,) in zip(created, cursor.fetchall(), strict=True):
             profile.id = pk
-    # COPY bypasses Django's error translation, hence wrap_database_errors (IntegrityError
-    # retries the batch).
-    with connection.wrap_database_errors:
-        if created:
-            copy_in(
-                cursor, "profiles_profile (id, status, attributes, created_at, updated_at)",
-                ["int8", "text", "jsonb", "timestamptz", "timestamptz"],
-                ((p.id, Profile.Status.ACTIVE, Jsonb(p.attributes), now, now) for p in created),
-            )
-            copy_in(
-                cursor, f"identity_profilefeatures (profile_id, {', '.join(FEATURE_FIELDS)})",
-                ["int8", *_feature_copy_types()],
-                ((p.id, *map(_features(p).get, FEATURE_FIELDS)) for p in created),
-            )
+    # An IntegrityError (copy_in raises Django's) retries the batch.
+    if created:
         copy_in(
-            cursor, f"identity_identifier ({_NEW_IDENTIFIER_COLUMNS})",
-            [_COPY_TYPES.get(type_, type_) for _, type_ in _NEW_IDENTIFIER_TYPED_COLUMNS],
-            (i.new_row() for i in identifiers),
+            cursor, "profiles_profile (id, status, attributes, created_at, updated_at)",
+            ["int8", "text", "jsonb", "timestamptz", "timestamptz"],
+            ((p.id, Profile.Status.ACTIVE, Jsonb(p.attributes), now, now) for p in created),
         )
+        copy_in(
+            cursor, f"identity_profilefeatures (profile_id, {', '.join(FEATURE_FIELDS)})",
+            ["int8", *_feature_copy_types()],
+            ((p.id, *map(_features(p).get, FEATURE_FIELDS)) for p in created),
+        )
+    copy_in(
+        cursor, f"identity_identifier ({_NEW_IDENTIFIER_COLUMNS})",
+        [_COPY_TYPES.get(type_, type_) for _, type_ in _NEW_IDENTIFIER_TYPED_COLUMNS],
+        (i.new_row() for i in identifiers),
+    )
 
 
 _COPY_TYPES = {"bigint": "int8", "boolean": "bool"}  # psycopg's names of the SQL types
