@@ -439,16 +439,20 @@ class _Resolvers:
     def _serve(self, flights):
         try:
             while (flight := flights.get()) is not None:
-                try:
-                    if not self.stopping:
-                        self.resolve(flight)
-                except BaseException as error:  # raised again by the importing thread
-                    flight.error = error
-                finally:
-                    flight.loaded.set()
-                    flight.done.set()
+                self._carry(flight)
         finally:
             connection.close()
+
+    def _carry(self, flight):
+        """Resolve a flight (unless the import is stopping), then mark it loaded and done."""
+        try:
+            if not self.stopping:
+                self.resolve(flight)
+        except BaseException as error:  # raised again by the importing thread (finish)
+            flight.error = error
+        finally:
+            flight.loaded.set()
+            flight.done.set()
 
 
 class _InPlace(_Resolvers):
@@ -458,13 +462,7 @@ class _InPlace(_Resolvers):
         super().__init__(resolve, 0)
 
     def submit(self, flight):
-        try:
-            self.resolve(flight)
-        except Exception as error:
-            flight.error = error
-        finally:
-            flight.loaded.set()
-            flight.done.set()
+        self._carry(flight)
 
 
 @dataclass
