@@ -12,7 +12,10 @@ from datetime import UTC
 
 def stamp(moment):
     """A fixed-width UTC time stamp: string order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # as strftime writes these years (unpadded), as they have been stored
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # about half strftime's time
 
 
 def _order(value):
@@ -22,6 +25,8 @@ def _order(value):
 def apply_attributes(current, changes, observed_at):
     """The attributes after writing `changes` observed at `observed_at`, and whether any changed."""
     t = stamp(observed_at)
+    if not current:  # a new profile (an import's most common case): every field is written
+        return {name: {"v": value, "t": t} for name, value in changes.items()}, bool(changes)
     result = dict(current)
     changed = False
     for name, value in changes.items():

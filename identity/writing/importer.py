@@ -540,7 +540,7 @@ def _packed(write):
     With the matching features of a profile it would create (Write.features): work taken
     off the resolving process."""
     return (
-        tuple((i.type.key, i.raw, i.value, i.grants_access) for i in write.identifiers),
+        tuple([(i.type.key, i.raw, i.value, i.grants_access) for i in write.identifiers]),
         write.attributes, write.match_key, write.observed_at, write.source, write.access_contacts,
         match_features({name: {"v": value} for name, value in write.attributes.items()}),
     )
@@ -549,8 +549,8 @@ def _packed(write):
 def _unpacked(packed, types):
     identifiers, attributes, match_key, observed_at, source, access_contacts, features = packed
     return Write(
-        identifiers=tuple(IdentifierValue(types[key], raw, value, grants)
-                          for key, raw, value, grants in identifiers),
+        identifiers=tuple([IdentifierValue(types[key], raw, value, grants)
+                           for key, raw, value, grants in identifiers]),
         attributes=attributes, match_key=match_key, observed_at=observed_at, source=source,
         access_contacts=access_contacts, features=features,
     )

@@ -8,8 +8,8 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -35,22 +35,22 @@ class InvalidWrite(Exception):
         self.code = code
 
 
-@dataclass(frozen=True)
-class IdentifierValue:
+# Named tuples, not dataclasses: an import makes millions of them, and a frozen dataclass costs
+# several times as much to build.
+class IdentifierValue(NamedTuple):
     type: object  # IdentifierType
     raw: str
     value: str
     grants_access: bool
 
 
-@dataclass(frozen=True)
-class Write:
+class Write(NamedTuple):
     identifiers: tuple  # of IdentifierValue, in record order
     attributes: dict
     match_key: str
     observed_at: datetime
     source: str = ""
-    access_contacts: frozenset = field(default_factory=frozenset)
+    access_contacts: frozenset = frozenset()
     # The matching features of a profile holding just these attributes, when the caller made
     # them beforehand (an import, in its reading process): a profile it creates then has them.
     features: dict | None = None
@@ -138,7 +138,7 @@ def parse_write(payload, *, types, source=""):
     for name, value in record.items():
         where = f"record.{name}"
         if name in types:
-            identifiers.extend(_identifier_values(where, types[name], value, name in access))
+            identifiers += _identifier_values(where, types[name], value, name in access)
         elif not ATTRIBUTE_NAME_RE.match(name):
             raise InvalidWrite(
                 where, "attribute names are letters, digits and underscores, at most 64"
@@ -160,12 +160,14 @@ def parse_write(payload, *, types, source=""):
 
 
 def _identifier_values(where, type_, value, grants_access):
+    """The IdentifierValues of a record's value (one, or a list), without repeats."""
     if isinstance(value, list):
         if type_.single_valued:
             raise InvalidWrite(where, f"{type_.key} holds one value per profile, not a list")
         raws = value
     else:
         raws = [value]
+    values = []
     seen = set()
     for index, raw in enumerate(raws):
         at = f"{where}[{index}]" if isinstance(value, list) else where
@@ -183,7 +185,8 @@ def _identifier_values(where, type_, value, grants_access):
             raise InvalidWrite(at, str(error)) from None
         if normalised not in seen:
             seen.add(normalised)
-            yield IdentifierValue(type_, str(raw), normalised, grants_access)
+            values.append(IdentifierValue(type_, str(raw), normalised, grants_access))
+    return values
 
 
 def _attribute_value(where, value):
