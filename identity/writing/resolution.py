@@ -3,9 +3,12 @@
 `resolve_writes` takes validated writes (one from the API, a batch from a CSV import) and, in one
 transaction:
 
-1. takes a transaction-scoped advisory lock on every (type, value) the writes carry, in sorted
-   order, so writers touching the same values queue and writers on other values never wait;
-2. loads the active profiles holding those values and locks their rows, in id order;
+1. takes a transaction-scoped advisory lock on every unique (type, value) the writes carry, in
+   sorted order, so writers touching the same values queue and writers on other values never
+   wait;
+2. loads the active profiles holding those values and locks their rows, in id order, then which
+   of the writes' shared (not unique) values those profiles hold: a value many profiles share
+   (a household's phone, a shop's placeholder) locks none of them;
 3. resolves each write in order against that state (target, collisions, single-valued
    replacement, last-write-wins attributes), later writes of a batch seeing earlier ones;
 4. writes the changes set-based.
@@ -304,7 +307,9 @@ class _Batch:
         self.expected = expected
         self.after_load = after_load
         self.profiles = {}  # id -> _Profile, for loaded profiles
-        self.by_value = {}  # (type_id, value) -> [_Identifier] on active profiles
+        # (type_id, value) -> [_Identifier]: a unique value's holders among active profiles; a
+        # shared value's on the loaded profiles
+        self.by_value = {}
         self.new_profiles = []
         self.new_identifiers = []
         # (target _Profile, holder _Profile, type, value, write, Conflict); ids known after flush
@@ -314,8 +319,13 @@ class _Batch:
     # -- loading -----------------------------------------------------------------------------
 
     def resolve(self):
-        keys = sorted({(i.type.id, i.value) for w in self.writes for i in w.identifiers})
-        locks = sorted({lock_key(*key) for key in keys})
+        # (type id, value, unique): the values the writes carry. Only unique values are locked
+        # and looked up for their holders; a value many profiles share (a household's phone, a
+        # shop's placeholder) would otherwise lock every profile holding it, and queue every
+        # writer carrying it behind each other.
+        keys = sorted({(i.type.id, i.value, i.type.unique)
+                       for w in self.writes for i in w.identifiers})
+        locks = sorted({lock_key(type_id, value) for type_id, value, unique in keys if unique})
         with prepared_cursor() as cursor:
             if self.expected is None:
                 cursor.execute(_FIRST, [locks])
@@ -333,10 +343,11 @@ class _Batch:
         ]
 
     def _load(self, cursor, keys):
-        # One statement: the identifiers holding the values (the profile's status by a
+        # One statement: the identifiers holding the unique values (the profile's status by a
         # subquery, not a join: planning the join cost more than running the whole query),
         # and their profiles, locked in id order. As one JSON text: psycopg reads one text
         # column in C, where each column of rows costs it a loader, and each timestamp Python.
+        unique = [key for key in keys if key[2]]
         cursor.execute(
             f"""
             WITH held AS MATERIALIZED (
@@ -360,7 +371,7 @@ class _Batch:
                     id, status, attributes, in_candidates)), '[]') FROM locked)
             )::text
             """,
-            [[k[0] for k in keys], [k[1] for k in keys]],
+            [[k[0] for k in unique], [k[1] for k in unique]],
         )
         rows, locked = json.loads(cursor.fetchone()[0])
         for profile_id, status, attributes, in_candidates in locked:
@@ -372,15 +383,23 @@ class _Batch:
         profile_ids = sorted(self.profiles)
         if not profile_ids:
             return
-        if self._needs_single_values(rows):
-            # The current values of single-valued types these profiles hold (to replace or
-            # refuse).
+        shared = [key for key in keys if not key[2]]
+        single = self._needs_single_values(rows)
+        if shared or single:
+            # What else of the batch's concern these profiles hold: the shared (not unique)
+            # values the writes carry, on their targets; and, when a write may meet one, the
+            # current values of single-valued types (to replace or refuse). In a statement of
+            # its own, after the profiles are locked: it sees what a writer that held a lock
+            # on one of them committed meanwhile.
             cursor.execute(
                 f"""
                 SELECT {_IDENTIFIERS_JSON}::text FROM identity_identifier i
-                WHERE i.profile_id = ANY(%s::bigint[]) AND i.is_single_valued AND i.is_current
+                WHERE i.profile_id = ANY(%b::bigint[]) AND (
+                    (%s AND i.is_single_valued AND i.is_current)
+                    OR (i.type_id, i.value) IN (
+                        SELECT * FROM unnest(%b::bigint[], %b::text[])))
                 """,
-                [profile_ids],
+                [profile_ids, single, [k[0] for k in shared], [k[1] for k in shared]],
             )
             rows += json.loads(cursor.fetchone()[0])
         loaded = {}

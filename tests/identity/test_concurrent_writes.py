@@ -157,3 +157,22 @@ def test_writers_race_the_same_behind_a_pooler_without_prepared_statements():
     assert [status for status, _ in results + again].count(201) == 1
     assert {status for status, _ in results + again} == {200, 201}
     assert Profile.objects.count() == 1
+
+
+def test_writers_adding_a_household_phone_to_a_known_customer_add_it_once(api_server):
+    token = make_token()
+    race(api_server, token, [{"record": {"email": "ann@example.com"}, "matchKey": "email"}])
+    spellings = ["(212) 555-0142", "+1 212 555 0142", "212.555.0142", "2125550142"]
+    bodies = [
+        {"record": {"email": "ann@example.com", "phone": spellings[i % len(spellings)],
+                    "visits": i}, "matchKey": "email"}
+        for i in range(WRITERS)
+    ]
+
+    results = race(api_server, token, bodies)
+
+    assert {status for status, _ in results} == {200}
+    profile = Profile.objects.get()
+    assert sorted(profile.identifiers.values_list("type__key", "value")) == [
+        ("email", "ann@example.com"), ("phone", "+12125550142"),
+    ]
