@@ -325,14 +325,16 @@ class _Batch:
         # writer carrying it behind each other.
         keys = sorted({(i.type.id, i.value, i.type.unique)
                        for w in self.writes for i in w.identifiers})
-        locks = sorted({lock_key(type_id, value) for type_id, value, unique in keys if unique})
+        unique = [(type_id, value) for type_id, value, is_unique in keys if is_unique]
+        shared = [(type_id, value) for type_id, value, is_unique in keys if not is_unique]
+        locks = sorted({lock_key(type_id, value) for type_id, value in unique})
         with prepared_cursor() as cursor:
             if self.expected is None:
                 cursor.execute(_FIRST, [locks])
             else:  # checked in the same round trip
                 cursor.execute(_FIRST_CHECKED, [*self.expected.params(), locks])
                 self.expected.check(*cursor.fetchone()[:2])
-            self._load(cursor, keys)
+            self._load(cursor, unique, shared)
         if self.after_load is not None:
             self.after_load()
         results = [self._resolve_one(write) for write in self.writes]
@@ -342,12 +344,11 @@ class _Batch:
             for target, created, conflicts in results
         ]
 
-    def _load(self, cursor, keys):
+    def _load(self, cursor, unique, shared):
         # One statement: the identifiers holding the unique values (the profile's status by a
         # subquery, not a join: planning the join cost more than running the whole query),
         # and their profiles, locked in id order. As one JSON text: psycopg reads one text
         # column in C, where each column of rows costs it a loader, and each timestamp Python.
-        unique = [key for key in keys if key[2]]
         cursor.execute(
             f"""
             WITH held AS MATERIALIZED (
@@ -383,7 +384,6 @@ class _Batch:
         profile_ids = sorted(self.profiles)
         if not profile_ids:
             return
-        shared = [key for key in keys if not key[2]]
         single = self._needs_single_values(rows)
         if shared or single:
             # What else of the batch's concern these profiles hold: the shared (not unique)
@@ -458,29 +458,27 @@ class _Batch:
         conflicts = []
         for given in write.identifiers:
             type_ = given.type
-            held = self.by_value.get((type_.id, given.value))
-            if held:  # loops, not next(generator): this runs for every identifier of a load
-                on_target = None
+            held = self.by_value.get((type_.id, given.value), ())
+            # Loops, not next(generator): this runs for every identifier of a load.
+            on_target = None
+            for ident in held:
+                if ident.profile is target:
+                    on_target = ident
+                    break
+            if on_target is not None:
+                self._refresh(on_target, write, given.grants_access)
+                continue
+            if type_.unique:
+                holder = None
                 for ident in held:
-                    if ident.profile is target:
-                        on_target = ident
+                    if ident.is_current:
+                        holder = ident.profile
                         break
-                if on_target is not None:
-                    self._refresh(on_target, write, given.grants_access)
+                if holder is not None:
+                    conflict = Conflict("collision", type_.key, given.value)
+                    self.collisions.append((target, holder, type_, given.value, write, conflict))
+                    conflicts.append(conflict)
                     continue
-                if type_.unique:
-                    holder = None
-                    for ident in held:
-                        if ident.is_current:
-                            holder = ident.profile
-                            break
-                    if holder is not None:
-                        conflict = Conflict("collision", type_.key, given.value)
-                        self.collisions.append(
-                            (target, holder, type_, given.value, write, conflict)
-                        )
-                        conflicts.append(conflict)
-                        continue
             if type_.single_valued:
                 current = target.current(type_.id)
                 if current:
