@@ -180,11 +180,8 @@ def _update(cursor, rows, *, reopening, now):
     codes = None
     if reopening:
         codes = blocking_codes_of_groups([sorted(group.members) for _, group in rows])
-    updates = []
-    for n, (candidate_id, group) in enumerate(rows):
-        evidence = group_evidence(group)
-        updates.append([candidate_id, evidence, max(item["score"] for item in evidence),
-                        is_auto_merge(evidence), list(codes[n]) if codes else []])
+    updates = [[candidate_id, *_scored_evidence(group), list(codes[n]) if codes else []]
+               for n, (candidate_id, group) in enumerate(rows)]
     cursor.execute(
         """
         UPDATE identity_duplicatecandidate c
@@ -237,9 +234,15 @@ def _create(cursor, groups, *, now):
 def _candidate_rows(ids, groups, codes, now):
     """A new candidate's row for each group, its evidence made as it is copied."""
     for pk, group, found in zip(ids, groups, codes, strict=True):
-        evidence = group_evidence(group)
-        yield (pk, "open", Jsonb(evidence), max(e["score"] for e in evidence),
-               is_auto_merge(evidence), now, now, "", list(found))
+        evidence, score, auto_merge = _scored_evidence(group)
+        yield (pk, "open", Jsonb(evidence), score, auto_merge, now, now, "", list(found))
+
+
+def _scored_evidence(group):
+    """A group's evidence, its candidate's score (the strongest edge's) and whether it merges
+    automatically."""
+    evidence = group_evidence(group)
+    return evidence, max(item["score"] for item in evidence), is_auto_merge(evidence)
 
 
 @transaction.atomic
