@@ -231,10 +231,7 @@ _NOT_A_POSTCODE_CHARACTER = re.compile(r"[^A-Z0-9]")
 @lru_cache(maxsize=65_536)
 def _fold(text):
     """Lower-case, accents removed, letters only (hyphens and spaces dropped)."""
-    decomposed = unicodedata.normalize("NFKD", str(text))
-    return _NOT_A_LETTER.sub(
-        "", "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    )
+    return _NOT_A_LETTER.sub("", _fold_keep_digits(text))
 
 
 def _text(attributes, name):
