@@ -194,14 +194,18 @@ def resolve_writes(writes, *, on_commit=None, expected=None, load=None, after_lo
                 if on_commit is not None:
                     transaction.on_commit(on_commit)
                 batch = _Batch(writes, expected, after_load)
-                results = batch.resolve()
+                try:
+                    results = batch.resolve()
+                    in_candidates = batch.profiles_in_candidates()
+                    links = batch.automatic_merge_links()
+                finally:
+                    batch.release()
                 profiles_changed(
-                    batch.touched_ids, in_candidates=batch.profiles_in_candidates(),
-                    features_written=True, detect=load is None,
+                    batch.touched_ids, in_candidates=in_candidates, features_written=True,
+                    detect=load is None,
                 )
                 if load is not None:
                     load.record(batch.touched_ids)
-                links = batch.automatic_merge_links()
                 if links:  # SPEC 3: merged automatically when nothing blocks (merges decides)
                     transaction.on_commit(partial(hooks.profiles_linked, links))
                 return results
@@ -530,6 +534,13 @@ class _Batch:
         target.identifiers.append(ident)
         self.by_value.setdefault((ident.type_id, ident.value), []).append(ident)
         self.new_identifiers.append(ident)
+
+    def release(self):
+        """Unlink the batch's profiles from their identifiers (each names the other), so that
+        they are freed when the batch is, not by the interpreter's cycle collector: an import
+        makes thousands a second, and collecting them took a fifth of its resolving time."""
+        for profile in [*self.profiles.values(), *(p for p, _ in self.new_profiles)]:
+            profile.identifiers.clear()
 
     # -- writing -----------------------------------------------------------------------------
 

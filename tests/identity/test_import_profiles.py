@@ -1,6 +1,7 @@
 """`manage.py import_profiles`: each CSV row is a write, resolved like an API upsert."""
 
 import csv
+import gc
 import io
 
 import pytest
@@ -404,3 +405,22 @@ def test_a_large_batch_stores_what_the_same_rows_one_by_one_store(tmp_path):
          ("phone", "+12125550003", True)],
         "Pat3", "Denver", ("pat", "denver"),  # matching folds names to their letters
     )
+
+
+@pytest.mark.django_db
+def test_an_import_leaves_the_process_collecting_garbage_as_before(tmp_path):
+    # The import runs Python's cycle collector less while it reads (identity.writing.importer);
+    # a long-running process that calls it (a worker, a shell) gets its settings back, and
+    # no objects frozen out of collection, even when the import is refused.
+    gc.set_threshold(900, 11, 12)
+    try:
+        run_import(write_file(tmp_path, HEADER + "Jane,Doe,jane@example.com,,,\n"),
+                   "--match-key", "email")
+        with pytest.raises(CommandError):
+            run_import(write_file(tmp_path, HEADER, name="empty.csv"), "--match-key", "nope")
+
+        assert gc.get_threshold() == (900, 11, 12)
+        assert gc.get_freeze_count() == 0
+        assert gc.isenabled()
+    finally:
+        gc.set_threshold(700, 10, 10)
