@@ -45,13 +45,42 @@ def normalise_phone(raw, *, region=None):
 def _e164(raw, region):
     """(E.164 form, None) or (None, what is wrong). Cached: phonenumbers was a third of an API
     write's validation, and the same customers write again and again."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None, "is not a phone number"
+    number = _north_american(raw, region)
+    if number is None:
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            return None, "is not a phone number"
     if not phonenumbers.is_valid_number(number):
         return None, "is not a valid phone number"
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+# A North American number as people write it: ten digits, the area code not starting with 0
+# or 1, maybe in parentheses, groups maybe split by a space, dot or hyphen, maybe after +1 or 1
+# ("+1 212 555 0134", "1-212-555-0134", "(212) 555-0134", "212.555.0134").
+_NORTH_AMERICAN_RE = re.compile(
+    r"(?:\+?1[ .-]?)?(?:\(([2-9]\d\d)\)|([2-9]\d\d))[ .-]?(\d{3})[ .-]?(\d{4})"
+)
+
+
+def _north_american(raw, region):
+    """The number of `raw` when it is written as _NORTH_AMERICAN_RE says and the default
+    region dials +1, else None (phonenumbers.parse reads it). phonenumbers.parse reads these
+    as country code 1 and those ten digits (tests/identity/test_normalisers.py checks it on
+    every shape), at a tenth of the cost: it was 40% of reading an import's rows. Whether the
+    number is valid is still phonenumbers' to say."""
+    if _dials_north_america(region) and (match := _NORTH_AMERICAN_RE.fullmatch(raw)):
+        area = match[1] or match[2]
+        return phonenumbers.PhoneNumber(
+            country_code=1, national_number=int(f"{area}{match[3]}{match[4]}")
+        )
+    return None
+
+
+@lru_cache
+def _dials_north_america(region):
+    return phonenumbers.country_code_for_region(region) == 1
 
 
 def normalise_trim(raw):

@@ -1,6 +1,15 @@
+import phonenumbers
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
-from identity.normalisers import InvalidValue, normalise
+from identity.normalisers import (
+    _NORTH_AMERICAN_RE,
+    InvalidValue,
+    _north_american,
+    normalise,
+)
 
 
 @pytest.mark.parametrize("raw", ["Jane@Example.com ", " jane@example.com", "JANE@EXAMPLE.COM"])
@@ -48,3 +57,44 @@ def test_numbers_are_taken_as_text_but_other_shapes_are_refused():
     assert normalise("trim", 1234) == "1234"
     with pytest.raises(InvalidValue, match="must be a string"):
         normalise("trim", {"id": 1})
+
+
+# North American numbers skip phonenumbers.parse (identity.normalisers._north_american): what
+# they are read as must be what phonenumbers.parse reads, in every shape the shortcut takes.
+@examples(max_examples=400, deadline=None)
+@given(
+    raw=st.from_regex(_NORTH_AMERICAN_RE, fullmatch=True),
+    region=st.sampled_from(["US", "CA", "JM", "PR"]),
+)
+def test_north_american_numbers_read_as_phonenumbers_reads_them(raw, region):
+    read = _north_american(raw, region)
+    parsed = phonenumbers.parse(raw, region)
+
+    assert (read.country_code, read.national_number) == (
+        parsed.country_code, parsed.national_number
+    )
+    assert not parsed.italian_leading_zero and not parsed.extension
+
+
+@pytest.mark.parametrize("raw", ["1 212 555 1234", "(212) 555-1234", "+1 212 555 1234"])
+def test_outside_north_america_numbers_are_read_by_phonenumbers(raw):
+    assert _north_american(raw, "GB") is None
+    assert _north_american(raw, "US") is not None
+
+
+@pytest.mark.parametrize(
+    "raw, e164",
+    [
+        ("1-212-555-1234", "+12125551234"),
+        ("+1(416) 555-0134", "+14165550134"),  # Toronto: Canada, valid
+        ("2125551234 ", "+12125551234"),
+    ],
+)
+def test_north_american_formats_meet_in_e164(raw, e164):
+    assert normalise("phone", raw) == e164
+
+
+@pytest.mark.parametrize("raw", ["(555) 555-0134", "1 999 555 0134", "+1 211 555 0134"])
+def test_a_north_american_number_phonenumbers_calls_invalid_is_refused(raw):
+    with pytest.raises(InvalidValue, match="not a valid phone number"):
+        normalise("phone", raw)
