@@ -331,9 +331,17 @@ class _Run:
         self.summary.seconds = time.perf_counter() - started
 
     def read_chunks(self, records, batch_size):
-        """The rows as _Chunks of up to `batch_size` valid writes; no database work here."""
+        """The rows as _Chunks of up to `batch_size` valid writes; no database work here.
+
+        A chunk ends early, once it holds a quarter of `batch_size`, before a row carrying a
+        unique value of a chunk that may still be resolving beside it (one of the last
+        RESOLVERS - 1): that row's batch would have to wait for the other's commit, so it opens
+        the next chunk, which starts after that one is done. Rows keep their file order.
+        """
         width = len(self.columns.names)
-        chunk = _Chunk()
+        shortest = max(1, batch_size // 4)
+        beside = deque(maxlen=RESOLVERS - 1)  # the unique values of the chunks before
+        chunk, chunk_values = _Chunk(), set()  # and of this one: (type id, value)
         for number, cells, problem in records:
             if problem is None and not any(cell.strip() for cell in cells):
                 chunk.blank += 1
@@ -352,11 +360,19 @@ class _Run:
                     (number, rejected_column(error, self.columns), error.message, cells)
                 )
                 continue
+            values = {(i.type.id, i.value) for i in write.identifiers if i.type.unique}
+            if len(chunk.batch) >= shortest and any(not values.isdisjoint(v) for v in beside):
+                chunk.bytes_read = self.rows.bytes_read
+                yield chunk
+                beside.append(chunk_values)
+                chunk, chunk_values = _Chunk(), set()
             chunk.batch.append((number, cells, write))
+            chunk_values |= values
             if len(chunk.batch) >= batch_size:
                 chunk.bytes_read = self.rows.bytes_read
                 yield chunk
-                chunk = _Chunk()
+                beside.append(chunk_values)
+                chunk, chunk_values = _Chunk(), set()
         chunk.bytes_read = self.rows.bytes_read
         yield chunk
 
