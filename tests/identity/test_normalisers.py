@@ -8,6 +8,7 @@ from identity.normalisers import (
     _NORTH_AMERICAN_RE,
     InvalidValue,
     _north_american,
+    _valid,
     normalise,
 )
 
@@ -74,6 +75,23 @@ def test_north_american_numbers_read_as_phonenumbers_reads_them(raw, region):
         parsed.country_code, parsed.national_number
     )
     assert not parsed.italian_leading_zero and not parsed.extension
+    # Valid as phonenumbers says, though found sooner for numbers of the default region.
+    assert _valid(read, region) == phonenumbers.is_valid_number(parsed)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+44 20 7946 0958", "+33 1 23 45 67 89",
+        "+1 416 555 0134",  # Canada
+        "+1 268 464 1234", "+1 268 555 0134",  # Antigua: valid, and not
+    ],
+)
+@pytest.mark.parametrize("region", ["US", "GB", "CA"])
+def test_phone_validity_is_phonenumbers_own_whatever_the_default_region(raw, region):
+    number = phonenumbers.parse(raw, region)
+
+    assert _valid(number, region) == phonenumbers.is_valid_number(number)
 
 
 @pytest.mark.parametrize("raw", ["1 212 555 1234", "(212) 555-1234", "+1 212 555 1234"])
