@@ -11,8 +11,8 @@ import sys
 
 import django
 
-BENCHMARKS = ["upsert_api", "import_csv", "detection", "queue", "type_preview", "merges",
-              "audit", "accuracy"]
+BENCHMARKS = ["upsert_api", "batch_api", "import_csv", "detection", "queue", "type_preview",
+              "merges", "audit", "accuracy"]
 ALIASES = {"import": "import_csv"}  # make bench BENCH_ARGS=import
 
 

@@ -73,7 +73,7 @@ def run(args):
     rejects = path.with_name(f"{path.name}.rejects.csv")
 
     started = time.perf_counter()
-    people, identifiers = _write_csv(path, rows)
+    people, identifiers = write_csv(path, rows)
     size_mb = path.stat().st_size / 2**20
     print(
         f"wrote {rows:,} rows ({people:,} people, {identifiers / rows:.2f} identifiers a row, "
@@ -224,7 +224,7 @@ COLUMNS = ["first_name", "last_name", "date_of_birth", "city", "postcode", "emai
            "customer_id", "loyalty_card"]
 
 
-def _write_csv(path, rows):
+def write_csv(path, rows):
     """Write the file; returns the number of distinct people in it and of identifiers."""
     rng = random.Random(20261122)
     people = identifiers = 0
