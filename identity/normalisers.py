@@ -77,7 +77,8 @@ def _main_region(country_code):
 # or 1, maybe in parentheses, groups maybe split by a space, dot or hyphen, maybe after +1 or 1
 # ("+1 212 555 0134", "1-212-555-0134", "(212) 555-0134", "212.555.0134").
 _NORTH_AMERICAN_RE = re.compile(
-    r"(?:\+?1[ .-]?)?(?:\(([2-9]\d\d)\)|([2-9]\d\d))[ .-]?(\d{3})[ .-]?(\d{4})"
+    r"(?:\+?1[ .-]?)?(?:\(([2-9]\d\d)\)|([2-9]\d\d))[ .-]?(\d{3})[ .-]?(\d{4})",
+    re.ASCII,  # digits 0-9 only: others (full-width, Arabic-Indic) are phonenumbers' to read
 )
 
 

@@ -94,6 +94,13 @@ def test_phone_validity_is_phonenumbers_own_whatever_the_default_region(raw, reg
     assert _valid(number, region) == phonenumbers.is_valid_number(number)
 
 
+def test_phone_digits_other_than_0_to_9_are_read_by_phonenumbers():
+    full_width = "(２１２) ５５５-１２３４"
+
+    assert _north_american(full_width, "US") is None
+    assert normalise("phone", full_width) == "+12125551234"
+
+
 @pytest.mark.parametrize("raw", ["1 212 555 1234", "(212) 555-1234", "+1 212 555 1234"])
 def test_outside_north_america_numbers_are_read_by_phonenumbers(raw):
     assert _north_american(raw, "GB") is None
