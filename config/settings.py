@@ -235,6 +235,11 @@ DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
 # Writes leave the profiles they touched for incremental detection (an outbox table a task
 # drains: identity.matching.pending).
 DETECT_ON_WRITE = env_bool("DETECT_ON_WRITE", True)
+# A backlog of this many profiles waiting for incremental detection (and 5% of the active ones)
+# goes to one full detection run instead (identity.matching.pending); 0: never.
+DETECTION_BACKLOG_FULL_RUN = env_int("DETECTION_BACKLOG_FULL_RUN", 20_000)
+if DETECTION_BACKLOG_FULL_RUN < 0:
+    raise ImproperlyConfigured("DETECTION_BACKLOG_FULL_RUN must be 0 or more")
 # API writes remember their Idempotency-Key at least this long (SPEC 3.6: 24 hours).
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
 if IDEMPOTENCY_KEY_HOURS < 24:

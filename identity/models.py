@@ -347,16 +347,25 @@ class PendingDetection(models.Model):
     identity.matching.pending. Written in the write's own transaction, so the need outlives a
     broker that is down; taken by the drain task in the transaction of the detection itself.
 
-    A row per profile per write, never updated: a writer never waits on a drain, and a drain
-    takes every row of its profiles (the profile index) with each detection.
+    A row per profile per write: a writer never waits on a drain, and a drain takes every row of
+    its profiles (the profile index) with each detection. A backlog too large for incremental
+    detection (a bulk load through the API) is handed whole to one full detection run, which
+    marks its rows with `run_id` and deletes them when it succeeds.
     """
 
     profile_id = models.BigIntegerField()
+    run_id = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="The full detection run (DetectionRun) that took this row over, if one did.",
+    )
 
     class Meta:
         indexes = [
             # The drain takes every row of the profiles it detects.
             models.Index(fields=["profile_id"], name="pending_detection_profile"),
+            # The rows a full run took over: none, but during such a run.
+            models.Index(fields=["run_id"], name="pending_detection_run",
+                         condition=Q(run_id__isnull=False)),
         ]
 
     def __str__(self):

@@ -12,6 +12,15 @@ The drain takes a chunk of profiles with `FOR UPDATE SKIP LOCKED`, deletes every
 runs their detection in that same transaction: a worker killed half-way rolls back and leaves
 the rows to the next drain, concurrent drains take different profiles, and a write committed
 during a drain adds a row of its own for the next one. Writers never wait on a drain.
+
+A backlog of DETECTION_BACKLOG_FULL_RUN profiles or more, and at least FULL_RUN_SHARE of the
+active ones (identity.matching.runs; a bulk load through the API), costs a full detection run
+less than incremental detection of each. The drain then hands it to one: in one transaction it
+creates the DetectionRun and marks every row it sees with the run's id, and runs it. The run
+deletes its rows in the transaction that records its success, or hands them back if it fails
+(identity.matching.runs); a run whose worker died is sent again by the beat like any other.
+Rows written meanwhile are not marked: the drains leave them until the run ends, and it wakes a
+drain for them.
 """
 
 import atexit
@@ -20,6 +29,7 @@ import os
 import threading
 import time
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from identity import broker
@@ -41,10 +51,11 @@ _LEAVE = (
 )
 _TAKE = """
     SELECT DISTINCT profile_id FROM (
-        SELECT profile_id FROM identity_pendingdetection ORDER BY id LIMIT %s
+        SELECT profile_id FROM identity_pendingdetection WHERE run_id IS NULL ORDER BY id LIMIT %s
         FOR UPDATE SKIP LOCKED
     ) chunk
 """
+BACKLOG_LOCK = 0x6D67_626B  # "mgbk": one drain at a time decides about the backlog
 _DELETE = """
     DELETE FROM identity_pendingdetection WHERE id IN (
         SELECT id FROM identity_pendingdetection WHERE profile_id = ANY(%s::bigint[])
@@ -119,7 +130,11 @@ class _Waker:
 
 
 def drain(chunk=DRAIN_CHUNK):
-    """Run incremental detection for every profile in the outbox; returns how many profiles."""
+    """Run incremental detection for every profile in the outbox, or one full detection run
+    when they are a large backlog; returns how many profiles."""
+    backlog = _hand_backlog_to_a_full_run()
+    if backlog is not None:
+        return backlog
     done = 0
     while True:
         with transaction.atomic():
@@ -131,3 +146,51 @@ def drain(chunk=DRAIN_CHUNK):
                 cursor.execute(_DELETE, [profile_ids])
             detect.detect_for_profiles(profile_ids)
         done += len(profile_ids)
+
+
+def _hand_backlog_to_a_full_run():
+    """None when the drain is to detect incrementally. Else 0 while a full run has the backlog
+    (it wakes a drain when it ends), or the backlog's size once a full run of it succeeded in
+    this process."""
+    from identity.matching.runs import FULL_RUN_SHARE, execute_detection_run
+    from identity.models import DetectionRun
+    from profiles.models import Profile
+
+    threshold = settings.DETECTION_BACKLOG_FULL_RUN
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BACKLOG_LOCK])
+        cursor.execute("SELECT EXISTS (SELECT FROM identity_pendingdetection "
+                       "WHERE run_id IS NOT NULL)")
+        if cursor.fetchone()[0]:
+            return 0
+        if not threshold:
+            return None
+        cursor.execute("SELECT count(*) FROM (SELECT FROM identity_pendingdetection "
+                       "WHERE run_id IS NULL LIMIT %s) AS backlog", [threshold])
+        if cursor.fetchone()[0] < threshold:
+            return None
+        cursor.execute("SELECT count(DISTINCT profile_id) FROM identity_pendingdetection")
+        backlog = cursor.fetchone()[0]
+        active = Profile.objects.filter(status=Profile.Status.ACTIVE).count()
+        if backlog < threshold or backlog < FULL_RUN_SHARE * active:
+            return None
+        run = DetectionRun.objects.create()
+        cursor.execute("UPDATE identity_pendingdetection SET run_id = %s WHERE run_id IS NULL",
+                       [run.pk])
+    log.info("%s profiles wait for detection: full detection run %s takes them", backlog, run.pk)
+    execute_detection_run(run.pk)
+    return backlog
+
+
+def end_full_run(run_id, *, succeeded):
+    """In the transaction that records a full run's end: the outbox rows it took over are done
+    (deleted) or handed back to incremental detection; a drain is woken for what waited."""
+    with connection.cursor() as cursor:
+        if succeeded:
+            cursor.execute("DELETE FROM identity_pendingdetection WHERE run_id = %s", [run_id])
+        else:
+            cursor.execute(
+                "UPDATE identity_pendingdetection SET run_id = NULL WHERE run_id = %s", [run_id]
+            )
+        if cursor.rowcount:
+            transaction.on_commit(wake_drain)

@@ -17,17 +17,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from identity.matching import detect
-from identity.matching.runs import execute_detection_run
+from identity.matching.runs import FULL_RUN_SHARE, execute_detection_run
 from identity.models import BulkLoad, DetectionRun
 from identity.writing.cursors import prepared_cursor
 from profiles.models import Profile
 
 LOAD_LOCK = 0x6D67_6C64  # "mgld": the advisory lock class of running loads (key: load id)
-# When a full detection run serves better than incremental detection of the touched profiles:
-# incremental costs about 5 ms a profile, a full run a few seconds plus well under 0.1 ms a
-# profile of the table (measured: 7.7 s at 18,000 profiles, about a minute at a million). So a
-# full run once the touched profiles are this share of the active ones, or this many.
-FULL_RUN_SHARE = 0.05
+# A full detection run once the touched profiles are FULL_RUN_SHARE of the active ones
+# (identity.matching.runs), or this many.
 FULL_RUN_PROFILES = 20_000
 INCREMENTAL_CHUNK = 100  # profiles per incremental detection transaction
 

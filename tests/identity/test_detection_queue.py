@@ -2,12 +2,13 @@
 transaction; one task takes them all, and a Redis that is down costs the write nothing."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
 
 from identity import broker
-from identity.matching.pending import SCHEDULED_KEY, drain
+from identity.matching.pending import SCHEDULED_KEY, WAKE_GATHER_SECONDS, drain
 from identity.models import DuplicateCandidate, PendingDetection
 from identity.tasks import detect_pending_profiles
 from identity.writing.parsing import parse_write
@@ -40,6 +41,9 @@ def test_writes_leave_their_profiles_pending_and_the_task_finds_the_shared_phone
     bea = write({"email": "bea@example.com", "phone": "(212) 555-0111"}, "email").profile_id
 
     assert pending_profiles() == {ann, bea}
+    # Each write's wake comes WAKE_GATHER_SECONDS after its commit (a thread of this process):
+    # let them find the task marked queued before it runs, as they do when it waits in Redis.
+    time.sleep(4 * WAKE_GATHER_SECONDS)
 
     detect_pending_profiles.apply()
 
