@@ -4,14 +4,17 @@ Incremental detection after each batch of a million-row file costs more than the
 and a worker doing it takes a core from the import. So a load's batches pass `detect=False` to
 `profiles_changed` and instead list the profiles they touched in identity_bulkloadprofile (in the
 batch's own transaction: a committed batch is listed, a rolled-back one is not). At its end the
-load runs one detection over those profiles, or a full run when that costs less (FULL_RUN_SHARE).
+load runs one detection over those profiles, or a full run when that costs less (FULL_RUN_SHARE);
+once they are sure to be enough for a full run (FULL_RUN_PROFILES), its batches list no more.
 
 A load holds a session advisory lock on its id while it runs. A load killed half-way (Ctrl-C,
 SIGKILL) leaves its profiles listed and its lock released: the next load's detection takes them
 over, so re-running the import leaves the queue as complete as one uninterrupted run would.
 """
 
+import threading
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -46,6 +49,8 @@ class Load:
 
     def __init__(self, source):
         self.load = BulkLoad.objects.create(source=source[:100])
+        self.listed = 0  # distinct profiles its committed batches listed
+        self.listing = threading.Lock()  # batches commit in two threads (the importer's)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOAD_LOCK, self.load.pk])
 
@@ -54,10 +59,19 @@ class Load:
         return self.load.pk
 
     def record(self, profile_ids):
-        """List these profiles as touched by the load (call inside the batch's transaction)."""
-        if profile_ids:
+        """List these profiles as touched by the load (call inside the batch's transaction).
+
+        Once its committed batches listed FULL_RUN_PROFILES, its detection is a full run
+        whatever else it touches (and so is the detection of a load taking it over should it
+        be killed): it lists no more."""
+        if profile_ids and self.listed < FULL_RUN_PROFILES:
             with prepared_cursor() as cursor:
                 cursor.execute(_RECORD, [self.load.pk, list(profile_ids)])
+                transaction.on_commit(partial(self._listed, cursor.rowcount))
+
+    def _listed(self, count):
+        with self.listing:
+            self.listed += count
 
     def detect(self, progress=None):
         """Detection over the profiles this load and interrupted ones touched; a LoadDetection.

@@ -13,6 +13,7 @@ from identity.models import (
     Identifier,
     PendingDetection,
 )
+from identity.writing import loads
 from tests.factories import population, write
 
 HEADER = "first_name,last_name,email,phone\n"
@@ -98,4 +99,25 @@ def test_an_import_takes_over_the_profiles_of_a_load_that_was_killed(tmp_path, s
     assert ["ann@example.com", "ben@example.com"] in open_groups()
     killed.refresh_from_db()
     assert killed.detected_at is not None
+    assert not BulkLoadProfile.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_load_lists_no_more_profiles_once_its_detection_is_sure_to_be_a_full_run(
+    tmp_path, settings, monkeypatch
+):
+    # Past FULL_RUN_PROFILES listed, the detection at its end is a full run whatever else the
+    # load touches: its later batches list nothing, and the household at the end is found.
+    settings.DETECT_ON_WRITE = True
+    monkeypatch.setattr(loads, "FULL_RUN_PROFILES", 4)
+    counted = []
+    count = loads._count
+    monkeypatch.setattr(loads, "_count", lambda ids: counted.append(count(ids)) or counted[-1])
+    people = "".join(f"P{n},Roe,p{n}@example.com,\n" for n in range(20))
+
+    out = run_import(tmp_path, people + COUPLE, "--batch-size", "2")
+
+    assert 4 <= counted[0] < 12  # stopped with the batches in flight, not all 22
+    assert "Duplicate detection (full run) over" in out
+    assert open_groups() == [["ann@example.com", "ben@example.com"]]
     assert not BulkLoadProfile.objects.exists()
