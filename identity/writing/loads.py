@@ -39,7 +39,7 @@ _RECORD = """
 
 @dataclass
 class LoadDetection:
-    profiles: int  # distinct profiles detection looked at (their loads' touched profiles)
+    profiles: int  # profiles detection looked at: the active ones, else the loads' touched ones
     full: bool  # a full run (else incremental over those profiles)
     run_id: int | None = None  # the DetectionRun of a full run
 
@@ -91,7 +91,7 @@ class Load:
                 run.refresh_from_db()
                 if run.status != DetectionRun.Status.SUCCEEDED:
                     raise RuntimeError(f"detection run {run.pk} failed: {run.error}")
-                outcome = LoadDetection(profiles=count, full=True, run_id=run.pk)
+                outcome = LoadDetection(profiles=active, full=True, run_id=run.pk)
             else:
                 _detect_incrementally(loads, count, progress)
                 outcome = LoadDetection(profiles=count, full=False)
