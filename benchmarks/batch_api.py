@@ -34,7 +34,15 @@ from psycopg.conninfo import make_conninfo
 
 from benchmarks.database import bench_database, manage
 from benchmarks.import_csv import WORKDIR, write_csv
-from benchmarks.serving import Broker, Client, CpuMeter, Server, exit_on_sigterm, run_clients
+from benchmarks.serving import (
+    Broker,
+    Client,
+    CpuMeter,
+    Server,
+    exit_on_sigterm,
+    percentile,
+    run_clients,
+)
 
 BENCH_DB = "mergeguard_bench_batch"  # + "_<pid>"
 DEFAULT_ROWS = 200_000
@@ -161,15 +169,13 @@ def _stored(bench_url):
 def _report(rows, people, r, stored):
     latencies, wall, cores = r["latencies"], r["wall"], os.cpu_count()
 
-    def pct(p):
-        return latencies[min(len(latencies) - 1, max(0, round(p / 100 * len(latencies)) - 1))]
-
     statuses = ", ".join(f"{status}: {n:,}" for status, n in sorted(r["statuses"].items(), key=str))
     counts = r["records"]
     print(f"server              {SERVER} (README's production command)")
     print(f"clients             {CLIENTS} connections, each its part of the file in order")
     print(f"records             {rows:,} in {wall:.1f} s: {rows / wall:,.0f} records/s")
-    print(f"request latency     p50 {pct(50):,.0f} ms, p95 {pct(95):,.0f} ms, "
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    print(f"request latency     p50 {p50:,.0f} ms, p95 {p95:,.0f} ms, "
           f"max {latencies[-1]:,.0f} ms ({RECORDS_PER_REQUEST:,} records a request)")
     print(f"statuses            {statuses}")
     for sample in r["samples"]:

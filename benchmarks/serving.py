@@ -334,3 +334,8 @@ def run_clients(procs, barrier, results, meter=None):
     if crashed := [r["crash"] for r in collected if "crash" in r]:
         raise RuntimeError(f"a client failed:\n{crashed[0]}")
     return collected, cpu
+
+
+def percentile(ordered, p):
+    """The p-th percentile of the sorted, non-empty list `ordered` (nearest rank)."""
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]

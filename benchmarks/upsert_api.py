@@ -53,6 +53,7 @@ from benchmarks.serving import (
     CpuMeter,
     Server,
     exit_on_sigterm,
+    percentile,
     run_clients,
 )
 
@@ -345,16 +346,14 @@ def _merge(results):
     wall = max(r["end"] for r in results) - min(r["start"] for r in results)
     ordered = sorted(latencies)
 
-    def pct(p):
-        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
     overlapping = sum(
         1 for sends in races.values()
         if len(sends) == 2 and max(s[0] for s in sends) < min(s[1] for s in sends)
     )
     return {
         "writes": len(latencies), "wall": wall, "rate": len(latencies) / wall,
-        "p50": pct(50), "p95": pct(95), "p99": pct(99), "max": ordered[-1],
+        "p50": percentile(ordered, 50), "p95": percentile(ordered, 95),
+        "p99": percentile(ordered, 99), "max": ordered[-1],
         "statuses": statuses, "counters": counters, "samples": failures,
         "failures": sum(n for status, n in statuses.items() if status not in (200, 201)),
         "races": sum(1 for sends in races.values() if len(sends) == 2),

@@ -43,6 +43,7 @@ SCHEDULED_KEY = "mergeguard:detect:scheduled"
 SCHEDULED_MS = 500
 DRAIN_CHUNK = 100  # profiles per transaction of the drain
 WAKE_GATHER_SECONDS = 0.005  # commits this close together share one wake
+BACKLOG_LOCK = 0x6D67_626B  # "mgbk": one drain at a time decides about the backlog
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ _TAKE = """
         FOR UPDATE SKIP LOCKED
     ) chunk
 """
-BACKLOG_LOCK = 0x6D67_626B  # "mgbk": one drain at a time decides about the backlog
 _DELETE = """
     DELETE FROM identity_pendingdetection WHERE id IN (
         SELECT id FROM identity_pendingdetection WHERE profile_id = ANY(%s::bigint[])

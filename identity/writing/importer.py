@@ -361,18 +361,16 @@ class _Run:
                 )
                 continue
             values = {(i.type.id, i.value) for i in write.identifiers if i.type.unique}
-            if len(chunk.batch) >= shortest and any(not values.isdisjoint(v) for v in beside):
+            held = len(chunk.batch)
+            if held >= batch_size or (
+                held >= shortest and any(not values.isdisjoint(v) for v in beside)
+            ):
                 chunk.bytes_read = self.rows.bytes_read
                 yield chunk
                 beside.append(chunk_values)
                 chunk, chunk_values = _Chunk(), set()
             chunk.batch.append((number, cells, write))
             chunk_values |= values
-            if len(chunk.batch) >= batch_size:
-                chunk.bytes_read = self.rows.bytes_read
-                yield chunk
-                beside.append(chunk_values)
-                chunk, chunk_values = _Chunk(), set()
         chunk.bytes_read = self.rows.bytes_read
         yield chunk
 
