@@ -21,7 +21,7 @@ from identity.candidates.blocking_codes import (
 )
 from identity.matching.evidence import evidence_key, group_evidence, is_auto_merge, new_evidence
 from identity.models import CandidateMember, DuplicateCandidate
-from identity.queries import chunks, copy_in, stream
+from identity.queries import chunks, copy_in, next_ids, stream
 from profiles.attributes import stamp
 
 CODES_CHUNK = 2000  # groups judged at once for their blocking codes when saved
@@ -207,11 +207,7 @@ def _create(cursor, groups, *, now):
     """
     if not groups:
         return
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence('identity_duplicatecandidate', 'id')) "
-        "FROM generate_series(1, %s)", [len(groups)],
-    )
-    ids = [row[0] for row in cursor.fetchall()]
+    ids = next_ids(cursor, "identity_duplicatecandidate", len(groups))
     codes = []
     for chunk in chunks(groups, CODES_CHUNK):
         codes += blocking_codes_of_groups([sorted(group.members) for group in chunk])

@@ -333,13 +333,13 @@ class _Run:
     def read_chunks(self, records, batch_size):
         """The rows as _Chunks of up to `batch_size` valid writes; no database work here.
 
-        A chunk ends early, once it holds a quarter of `batch_size`, before a row carrying a
-        unique value of a chunk that may still be resolving beside it (one of the last
-        RESOLVERS - 1): that row's batch would have to wait for the other's commit, so it opens
-        the next chunk, which starts after that one is done. Rows keep their file order.
+        A chunk ends early, before a row carrying a unique value of a chunk that may still be
+        resolving beside it (one of the last RESOLVERS - 1): that row's batch would wait for
+        the other's commit, a whole batch's time, where a short batch costs a few statements.
+        So the row opens the next chunk, which starts after the one it met is done. Rows keep
+        their file order.
         """
         width = len(self.columns.names)
-        shortest = max(1, batch_size // 4)
         beside = deque(maxlen=RESOLVERS - 1)  # the unique values of the chunks before
         chunk, chunk_values = _Chunk(), set()  # and of this one: (type id, value)
         for number, cells, problem in records:
@@ -363,7 +363,7 @@ class _Run:
             values = {(i.type.id, i.value) for i in write.identifiers if i.type.unique}
             held = len(chunk.batch)
             if held >= batch_size or (
-                held >= shortest and any(not values.isdisjoint(v) for v in beside)
+                held and any(not values.isdisjoint(v) for v in beside)
             ):
                 chunk.bytes_read = self.rows.bytes_read
                 yield chunk

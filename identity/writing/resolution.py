@@ -38,7 +38,7 @@ from identity.models import (
     IdentityConflict,
     ProfileFeatures,
 )
-from identity.queries import copy_in
+from identity.queries import copy_in, id_sequence, next_ids
 from identity.writing.cursors import prepared_cursor
 from profiles.attributes import apply_attributes
 from profiles.models import Profile
@@ -660,12 +660,8 @@ def _copy_new_rows(cursor, created, identifiers, now):
     identifiers by COPY (binary, identity.queries.copy_in): for a thousand rows, much cheaper
     than arrays a statement unnests."""
     if created:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('profiles_profile', 'id')) "
-            "FROM generate_series(1, %s::int)",
-            [len(created)],
-        )
-        for profile, (pk,) in zip(created, cursor.fetchall(), strict=True):
+        for profile, pk in zip(created, next_ids(cursor, "profiles_profile", len(created)),
+                               strict=True):
             profile.id = pk
     # An IntegrityError (copy_in raises Django's) retries the batch.
     if created:
@@ -786,9 +782,9 @@ def _flush_sql(kinds):
     assert set(parts) == set(_FLUSH_KINDS)
     return f"""
     WITH now AS (SELECT %(now)s::timestamptz AS now
-    ), new_profile AS MATERIALIZED (
-        SELECT nextval(pg_get_serial_sequence('profiles_profile', 'id')) AS id, n, attributes
-        FROM jsonb_array_elements(%(new_profiles)s::jsonb) WITH ORDINALITY AS u(attributes, n)
+    ), {id_sequence("profiles_profile")}, new_profile AS MATERIALIZED (
+        SELECT nextval(sequence.id) AS id, n, attributes FROM sequence,
+            jsonb_array_elements(%(new_profiles)s::jsonb) WITH ORDINALITY AS u(attributes, n)
     ){"".join(f", {kind} AS ({parts[kind]})" for kind in kinds)}
     SELECT id FROM new_profile ORDER BY n
     """
