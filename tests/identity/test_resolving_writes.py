@@ -328,3 +328,24 @@ def test_values_the_database_cannot_hold_are_refused(record):
 
     with pytest.raises(InvalidWrite):
         parse_write({"record": record, "matchKey": "email"}, types=identifier_types())
+
+
+@pytest.mark.parametrize("batch", [1, 120], ids=["one write", "a load's batch"])
+def test_attribute_values_are_stored_exactly_as_written(batch):
+    """A load's batch copies its new profiles in, a single write inserts them: both keep every
+    value as sent, numbers beyond 64 bits and text beyond ASCII included."""
+    from identity.writing.parsing import parse_write
+    from identity.writing.resolution import identifier_types, resolve_writes
+
+    attributes = {"points": 10**30, "ratio": 0.1, "negative": -(2**63) - 1, "name": "Zoë ❤ 李",
+                  "opted_in": True, "nickname": None}
+    types = identifier_types()
+    results = resolve_writes([
+        parse_write({"record": {"email": f"p{n}@example.com", **attributes},
+                     "matchKey": "email"}, types=types)
+        for n in range(batch)
+    ])
+
+    for result in results:
+        stored = Profile.objects.get(pk=result.profile_id).attributes
+        assert {name: field["v"] for name, field in stored.items()} == attributes
