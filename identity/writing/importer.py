@@ -336,12 +336,15 @@ class _Run:
         A chunk ends early, before a row carrying a unique value of a chunk that may still be
         resolving beside it (one of the last RESOLVERS - 1): that row's batch would wait for
         the other's commit, a whole batch's time, where a short batch costs a few statements.
-        So the row opens the next chunk, which starts after the one it met is done. Rows keep
-        their file order.
+        So the row opens the next chunk, which starts after the one it met is done. A chunk
+        that waits anyway (its first row met the chunk beside) does not end early: a customer's
+        run of rows across a chunk's end would otherwise go a row a chunk. Rows keep their
+        file order.
         """
         width = len(self.columns.names)
         beside = deque(maxlen=RESOLVERS - 1)  # the unique values of the chunks before
         chunk, chunk_values = _Chunk(), set()  # and of this one: (type id, value)
+        waits = False  # whether this chunk holds a row meeting a chunk beside it
         for number, cells, problem in records:
             if problem is None and not any(cell.strip() for cell in cells):
                 chunk.blank += 1
@@ -361,16 +364,18 @@ class _Run:
                 )
                 continue
             values = {(i.type.id, i.value) for i in write.identifiers if i.type.unique}
+            meets = any(not values.isdisjoint(v) for v in beside)
             held = len(chunk.batch)
-            if held >= batch_size or (
-                held and any(not values.isdisjoint(v) for v in beside)
-            ):
+            if held >= batch_size or (held and meets and not waits):
                 chunk.bytes_read = self.rows.bytes_read
                 yield chunk
                 beside.append(chunk_values)
                 chunk, chunk_values = _Chunk(), set()
+                meets = any(not values.isdisjoint(v) for v in beside)
+                waits = False
             chunk.batch.append((number, cells, write))
             chunk_values |= values
+            waits = waits or meets
         chunk.bytes_read = self.rows.bytes_read
         yield chunk
 

@@ -424,3 +424,32 @@ def test_an_import_leaves_the_process_collecting_garbage_as_before(tmp_path):
         assert gc.isenabled()
     finally:
         gc.set_threshold(700, 10, 10)
+
+
+@pytest.mark.django_db
+def test_a_customers_run_of_rows_across_batches_is_resolved_in_full_batches(
+    tmp_path, monkeypatch
+):
+    # A batch ends early before a row meeting the batch resolving beside it, so that the two
+    # do not wait for each other; a customer's forty rows in a row, the first of them in the
+    # batch before, still go ten to a batch, not one.
+    from identity.writing import importer
+
+    batches = []
+
+    def resolve_writes(writes, **options):
+        batches.append(len(writes))
+        return real_resolve_writes(writes, **options)
+
+    real_resolve_writes = importer.resolve_writes
+    monkeypatch.setattr(importer, "resolve_writes", resolve_writes)
+    rows = [f"P{n},Lee,p{n}@example.com,,C-{n},Boston\n" for n in range(9)]
+    rows += [f"Ann,Lee,ann@example.com,,C-ANN,Town {n}\n" for n in range(41)]
+    path = write_file(tmp_path, HEADER + "".join(rows))
+
+    run_import(path, "--match-key", "email", "--batch-size", "10")
+
+    assert batches == [10] * 5
+    ann = profile_by("email", "ann@example.com")
+    assert ann.attribute("city") == "Town 40"  # the last row wins: file order held
+    assert Profile.objects.count() == 10
