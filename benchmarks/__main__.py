@@ -11,6 +11,8 @@ import sys
 
 import django
 
+from benchmarks import machine
+
 BENCHMARKS = ["upsert_api", "batch_api", "import_csv", "detection", "queue", "type_preview",
               "merges", "audit", "accuracy"]
 ALIASES = {"import": "import_csv"}  # make bench BENCH_ARGS=import
@@ -26,6 +28,7 @@ def main():
     )
     parser.add_argument("--rows", type=int, help="size of the data set, where a benchmark has one")
     args = parser.parse_args()
+    print(machine.describe(), flush=True)
     for name in args.names or BENCHMARKS:
         print(f"== {name}", flush=True)
         importlib.import_module(f"benchmarks.{ALIASES.get(name, name)}").run(args)
