@@ -39,7 +39,7 @@ from identity.models import (
     IdentityConflict,
     ProfileFeatures,
 )
-from identity.queries import copy_in, id_array, id_sequence, next_ids
+from identity.queries import copy_in, id_array, id_sequence, next_ids, text_array
 from identity.writing.cursors import prepared_cursor
 from profiles.attributes import apply_attributes
 from profiles.models import Profile
@@ -288,26 +288,30 @@ _IDENTIFIERS_JSON = (
 
 # Set by a batch's first statement for the rest of its transaction. Plans are generic, so
 # that a connection plans each statement of the write path once, not on every batch (planning
-# cost PostgreSQL more than running them). And they use indexes: a plan a connection keeps
-# (these statements' and its foreign-key checks') may be made while the tables are nearly
-# empty, and a sequential scan in it would read a table whole on every write as it grows.
-# Such a plan may still walk a whole index, until ANALYZE or the connection's end
-# (DATABASE_CONN_MAX_AGE) replaces it.
+# cost PostgreSQL more than running them). And they look rows up by index, key by key: a plan
+# a connection keeps (these statements' and its foreign-key checks') may be made while the
+# tables are nearly empty, when reading a table whole, by a sequential scan or by a hash or
+# merge join walking an index, costs nothing; kept as the tables grow, it read the whole
+# identifier index on every write. Every statement of a write finds its rows by key (at most a
+# few thousand), where nested loops over indexes are right whatever the tables hold.
 _PLANS = (
     "set_config('plan_cache_mode', 'force_generic_plan', true), "
-    "set_config('enable_seqscan', 'off', true)"
+    "set_config('enable_seqscan', 'off', true), "
+    "set_config('enable_hashjoin', 'off', true), "
+    "set_config('enable_mergejoin', 'off', true)"
 )
-# Long lists (an import's batch locks and looks up thousands of values) go as one text each:
-# integers as an array literal (identity.queries.id_array), (type id, value) pairs as a JSON
-# array of pairs (_keys_json, read by _KEYS). psycopg's array dumpers, text or binary, take
-# ten times as long for 2,000 of them.
+# Long lists (an import's batch locks and looks up thousands of values) go as array literals,
+# one text each (identity.queries.id_array, text_array): psycopg's array dumpers, text or
+# binary, take ten times as long for 2,000 of them. Unnested, not read from a JSON array: a
+# generic plan takes an unnested parameter for 10 rows and a JSON array's elements for 100,
+# and planned while the tables were small, the latter walked a whole index on every write.
 _LOCKS = "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k)"
-_KEYS = ("(SELECT (k->>0)::bigint AS type_id, k->>1 AS value "
-         "FROM json_array_elements(%s::json) AS k)")
+_KEYS = "unnest(%s::bigint[], %s::text[])"
 
 
-def _keys_json(keys):
-    return orjson.dumps(keys).decode()
+def _keys(pairs):
+    """The parameters of _KEYS for (type id, value) pairs."""
+    return [id_array(type_id for type_id, _ in pairs), text_array(value for _, value in pairs)]
 
 # A batch's first statement: its advisory locks, and the plans' settings; with what its writes
 # were accepted under (Expected) when it has that to check.
@@ -363,15 +367,21 @@ class _Batch:
         # subquery, not a join: planning the join cost more than running the whole query),
         # and their profiles, locked in id order. As one JSON text: psycopg reads one text
         # column in C, where each column of rows costs it a loader, and each timestamp Python.
+        # The identifiers are looked up value by value (LATERAL; OFFSET 0 keeps the planner
+        # from joining them whole): planned on nearly empty tables, a join read every
+        # identifier of a type, and each one's profile, on every write as the tables grew.
         cursor.execute(
             f"""
             WITH held AS MATERIALIZED (
-                SELECT i.id, i.profile_id, i.type_id, i.value, i.raw_value, i.is_current,
-                    i.grants_access, i.last_seen
-                FROM identity_identifier i
-                JOIN {_KEYS} AS k ON i.type_id = k.type_id AND i.value = k.value
-                WHERE (SELECT p.status FROM profiles_profile p WHERE p.id = i.profile_id)
-                    = 'active'
+                SELECT i.* FROM {_KEYS} AS k(type_id, value), LATERAL (
+                    SELECT i.id, i.profile_id, i.type_id, i.value, i.raw_value, i.is_current,
+                        i.grants_access, i.last_seen
+                    FROM identity_identifier i
+                    WHERE i.type_id = k.type_id AND i.value = k.value
+                      AND (SELECT p.status FROM profiles_profile p WHERE p.id = i.profile_id)
+                        = 'active'
+                    OFFSET 0
+                ) i
             ), locked AS MATERIALIZED (
                 SELECT p.id, p.status, p.attributes,
                     EXISTS (SELECT FROM identity_candidatemember m WHERE m.profile_id = p.id)
@@ -385,7 +395,7 @@ class _Batch:
                     id, status, attributes, in_candidates)), '[]') FROM locked)
             )::text
             """,
-            [_keys_json(unique)],
+            _keys(unique),
         )
         rows, locked = json.loads(cursor.fetchone()[0])
         for profile_id, status, attributes, in_candidates in locked:
@@ -409,9 +419,9 @@ class _Batch:
                 SELECT {_IDENTIFIERS_JSON}::text FROM identity_identifier i
                 WHERE i.profile_id = ANY(%s::bigint[]) AND (
                     (%s AND i.is_single_valued AND i.is_current)
-                    OR (i.type_id, i.value) IN (SELECT type_id, value FROM {_KEYS} AS k))
+                    OR (i.type_id, i.value) IN (SELECT * FROM {_KEYS}))
                 """,
-                [id_array(profile_ids), single, _keys_json(shared)],
+                [id_array(profile_ids), single, *_keys(shared)],
             )
             rows += json.loads(cursor.fetchone()[0])
         loaded = {}

@@ -349,3 +349,13 @@ def test_attribute_values_are_stored_exactly_as_written(batch):
     for result in results:
         stored = Profile.objects.get(pk=result.profile_id).attributes
         assert {name: field["v"] for name, field in stored.items()} == attributes
+
+
+@pytest.mark.parametrize("value", ['C "1", \\2 {3}', "NULL", "Zoë\\", '"'])
+def test_an_identifier_with_quotes_backslashes_or_braces_is_found_again(value):
+    # A batch sends the values it looks up as one array literal: each must arrive as written.
+    first = write({"customer_id": value}, "customer_id")
+    second = write({"customer_id": value, "tier": "gold"}, "customer_id")
+
+    assert second.profile_id == first.profile_id and not second.created
+    assert identifiers_of(first.profile_id) == {"customer_id": [value]}
