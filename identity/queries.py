@@ -26,14 +26,6 @@ def id_array(ids):
     return "{" + ",".join(str(int(pk)) for pk in ids) + "}"
 
 
-def text_array(values):
-    """Text values as one PostgreSQL array literal (`%s::text[]`), each quoted, for the same
-    reason as id_array: psycopg's array dumpers take ten times as long for thousands."""
-    return "{" + ",".join(
-        '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values
-    ) + "}"
-
-
 def heavy_query_settings(cursor):
     """For the rest of the transaction: no JIT, and sorts and hashes in memory."""
     cursor.execute("SET LOCAL jit = off")

@@ -39,7 +39,7 @@ from identity.models import (
     IdentityConflict,
     ProfileFeatures,
 )
-from identity.queries import copy_in, id_array, id_sequence, next_ids, text_array
+from identity.queries import copy_in, id_array, id_sequence, next_ids
 from identity.writing.cursors import prepared_cursor
 from profiles.attributes import apply_attributes
 from profiles.models import Profile
@@ -300,18 +300,17 @@ _PLANS = (
     "set_config('enable_hashjoin', 'off', true), "
     "set_config('enable_mergejoin', 'off', true)"
 )
-# Long lists (an import's batch locks and looks up thousands of values) go as array literals,
-# one text each (identity.queries.id_array, text_array): psycopg's array dumpers, text or
-# binary, take ten times as long for 2,000 of them. Unnested, not read from a JSON array: a
-# generic plan takes an unnested parameter for 10 rows and a JSON array's elements for 100,
-# and planned while the tables were small, the latter walked a whole index on every write.
+# Long lists (an import's batch locks and looks up thousands of values) go as one text each:
+# integers as an array literal (identity.queries.id_array), (type id, value) pairs as a JSON
+# array of pairs (_keys, read by _KEYS). psycopg's array dumpers, text or binary, take ten
+# times as long for 2,000 of them.
 _LOCKS = "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k)"
-_KEYS = "unnest(%s::bigint[], %s::text[])"
+_KEYS = "(SELECT (k->>0)::bigint, k->>1 FROM json_array_elements(%s::json) AS k)"
 
 
 def _keys(pairs):
-    """The parameters of _KEYS for (type id, value) pairs."""
-    return [id_array(type_id for type_id, _ in pairs), text_array(value for _, value in pairs)]
+    """The parameter of _KEYS for (type id, value) pairs."""
+    return orjson.dumps(pairs).decode()
 
 # A batch's first statement: its advisory locks, and the plans' settings; with what its writes
 # were accepted under (Expected) when it has that to check.
@@ -386,7 +385,7 @@ class _Batch:
                 SELECT p.id, p.status, p.attributes,
                     EXISTS (SELECT FROM identity_candidatemember m WHERE m.profile_id = p.id)
                         AS in_candidates
-                FROM profiles_profile p WHERE p.id IN (SELECT profile_id FROM held)
+                FROM profiles_profile p WHERE p.id = ANY(ARRAY(SELECT profile_id FROM held))
                 ORDER BY p.id FOR UPDATE OF p
             )
             SELECT json_build_array(
@@ -395,7 +394,7 @@ class _Batch:
                     id, status, attributes, in_candidates)), '[]') FROM locked)
             )::text
             """,
-            _keys(unique),
+            [_keys(unique)],
         )
         rows, locked = json.loads(cursor.fetchone()[0])
         for profile_id, status, attributes, in_candidates in locked:
@@ -419,9 +418,9 @@ class _Batch:
                 SELECT {_IDENTIFIERS_JSON}::text FROM identity_identifier i
                 WHERE i.profile_id = ANY(%s::bigint[]) AND (
                     (%s AND i.is_single_valued AND i.is_current)
-                    OR (i.type_id, i.value) IN (SELECT * FROM {_KEYS}))
+                    OR (i.type_id, i.value) IN (SELECT * FROM {_KEYS} AS k))
                 """,
-                [id_array(profile_ids), single, *_keys(shared)],
+                [id_array(profile_ids), single, _keys(shared)],
             )
             rows += json.loads(cursor.fetchone()[0])
         loaded = {}
@@ -773,6 +772,12 @@ def _flush_sql(kinds):
         return (f"(SELECT {values} FROM jsonb_array_elements(%({kind})s::jsonb) AS r "
                 f"LIMIT %({kind}_count)s) AS u({names})")
 
+    def ids(kind):
+        """The ids of a kind's rows (their first column) as an array: `id = ANY(...)` makes
+        an update look its rows up by index, key by key, whatever the statistics its plan was
+        made with (a join may read the whole table, and did, planned on small tables)."""
+        return f"ARRAY(SELECT (r->>0)::bigint FROM jsonb_array_elements(%({kind})s::jsonb) AS r)"
+
     parts = {
         "new_profiles": """
             INSERT INTO profiles_profile (id, status, attributes, created_at, updated_at)
@@ -781,7 +786,7 @@ def _flush_sql(kinds):
         "changed_profiles": f"""
             UPDATE profiles_profile p SET attributes = u.attributes, updated_at = now.now
             FROM {rows("changed_profiles", ("id", "bigint"), ("attributes", "jsonb"))}, now
-            WHERE p.id = u.id
+            WHERE p.id = u.id AND p.id = ANY({ids("changed_profiles")})
         """,
         "new_identifiers": f"""
             INSERT INTO identity_identifier ({_NEW_IDENTIFIER_COLUMNS})
@@ -797,7 +802,7 @@ def _flush_sql(kinds):
                 grants_access = i.grants_access OR u.access
             FROM {rows("refreshed_identifiers", ("id", "bigint"), ("seen", "timestamptz"),
                        ("earliest", "timestamptz"), ("access", "boolean"))}
-            WHERE i.id = u.id
+            WHERE i.id = u.id AND i.id = ANY({ids("refreshed_identifiers")})
         """,
         # ProfileFeatures, the compact table detection joins on, follows the attributes.
         "features": f"""
