@@ -24,30 +24,30 @@ def upsert(client, token, n, **record):
     return response
 
 
-def sequential_scans():
-    """Sequential scans of TABLES so far, this connection's own included."""
+def statistics(sql):
+    """Rows of `sql` over the activity statistics of TABLES (`%s`: their names) so far, this
+    connection's own included."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")  # flushed as the session idles
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT relname, seq_scan FROM pg_stat_user_tables WHERE relname = ANY(%s)",
-            [list(TABLES)],
-        )
-        return dict(cursor.fetchall())
+        cursor.execute(sql, [list(TABLES)])
+        return cursor.fetchall()
+
+
+def sequential_scans():
+    """Sequential scans of TABLES so far."""
+    return dict(statistics(
+        "SELECT relname, seq_scan FROM pg_stat_user_tables WHERE relname = ANY(%s)"
+    ))
 
 
 def index_entries_read():
     """Index entries read from TABLES so far, by every index of theirs."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_force_next_flush()")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT sum(idx_tup_read) FROM pg_stat_user_indexes WHERE relname = ANY(%s)",
-            [list(TABLES)],
-        )
-        return cursor.fetchone()[0]
+    (read,), = statistics(
+        "SELECT sum(idx_tup_read) FROM pg_stat_user_indexes WHERE relname = ANY(%s)"
+    )
+    return read
 
 
 def grow_tables(rows):
