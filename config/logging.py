@@ -124,7 +124,7 @@ def configure(logging_settings):
 
 def _request_started(sender, environ=None, **kwargs):
     given = (environ or {}).get("HTTP_X_REQUEST_ID", "")
-    request_id.set(given if CALLER_REQUEST_ID_RE.match(given) else uuid.uuid4().hex)
+    request_id.set(given if CALLER_REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex)
     user.set("-")
 
 

@@ -98,7 +98,7 @@ def add_identifier_type(*, values, reason, actor):
     reason = _reason(reason)
     values = dict(values)
     key = values.pop("key", None)
-    if not isinstance(key, str) or not KEY_RE.match(key) or key in RESERVED_KEYS:
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key) or key in RESERVED_KEYS:
         raise InvalidChange(
             "key", "the key is 1 to 64 lower-case letters, digits and underscores, starting "
                    "with a letter (it is the field name writes use)",

@@ -129,7 +129,7 @@ def read_columns(header, *, types, match_key, observed_at_column=None, access_co
                 f"column {name!r} is not identifier type {keys[name.lower()]!r}: names are "
                 "matched exactly; rename the column to import it as identifiers"
             )
-        if not ATTRIBUTE_NAME_RE.match(name):
+        if not ATTRIBUTE_NAME_RE.fullmatch(name):
             raise InvalidImport(
                 f"column {name!r} is neither an identifier type nor a valid attribute name "
                 "(letters, digits and underscores, at most 64)"

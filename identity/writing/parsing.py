@@ -139,7 +139,7 @@ def parse_write(payload, *, types, source=""):
         where = f"record.{name}"
         if name in types:
             identifiers += _identifier_values(where, types[name], value, name in access)
-        elif not ATTRIBUTE_NAME_RE.match(name):
+        elif not ATTRIBUTE_NAME_RE.fullmatch(name):
             raise InvalidWrite(
                 where, "attribute names are letters, digits and underscores, at most 64"
             )

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from identity.writing.parsing import InvalidWrite
 from profiles.models import Profile
 from tests.factories import make_token, post_json, write
 
@@ -85,3 +86,45 @@ def test_the_same_writes_in_any_order_give_the_same_attributes(writes, order):
         profiles.append(Profile.objects.get(identifiers__value=email))
 
     assert profiles[0].attributes == profiles[1].attributes
+
+
+ATTRIBUTE_NAMES = st.one_of(
+    st.sampled_from(["tier", "first_name", "postcode", "street", "note\n", "first name", "é"]),
+    st.text(alphabet=st.sampled_from("aZ_9 -\n\x00é"), max_size=66),
+)
+SHORT_TEXT = st.text(alphabet=st.sampled_from("ab \x00\ud800é\u212a"), max_size=30)
+LIMITS = {"first_name": 100, "postcode": 20, "street": 200}  # SPEC 3: matched attributes
+
+
+def _follows_the_rules(name, value):
+    """SPEC 3's rules for an attribute, written out on their own."""
+    if not (1 <= len(name) <= 64 and all(c.isascii() and (c.isalnum() or c == "_")
+                                         for c in name)):
+        return False
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value and len(value) <= LIMITS.get(name, 1000)
+    return not (isinstance(value, float) and value != value)
+
+
+@PROPERTY_SETTINGS
+@given(name=ATTRIBUTE_NAMES, value=st.one_of(
+    SHORT_TEXT, TEXT, st.text(min_size=15, max_size=25), st.text(min_size=95, max_size=205),
+    st.integers(), st.floats(allow_infinity=False), st.none(),
+))
+def test_an_attribute_is_kept_as_written_exactly_when_it_follows_the_rules(name, value):
+    from identity.writing.parsing import parse_write
+    from identity.writing.resolution import identifier_types
+
+    payload = {"record": {"email": "a@example.com", name: value}, "matchKey": "email"}
+    try:
+        kept = parse_write(payload, types=identifier_types()).attributes
+    except InvalidWrite as refused:
+        assert not _follows_the_rules(name, value), refused
+        assert refused.field == f"record.{name}"
+    else:
+        assert _follows_the_rules(name, value)
+        assert kept == {name: value}

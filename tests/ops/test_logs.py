@@ -60,6 +60,13 @@ def test_a_request_id_given_by_a_proxy_is_kept(client):
     assert response["X-Request-ID"] == "edge-4f1c2a9b77"
 
 
+def test_a_request_id_given_with_a_line_break_is_replaced(client):
+    response = client.get("/api/v1/candidates", headers={"X-Request-ID": "edge-4f1c2a9b77\n"})
+
+    assert response.status_code == 401
+    assert len(response["X-Request-ID"]) == 32 and "\n" not in response["X-Request-ID"]
+
+
 def test_an_email_in_a_path_is_masked_in_the_line_django_writes(client, caplog):
     token = make_token("webshop")
     with caplog.at_level(logging.INFO):
