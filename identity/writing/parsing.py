@@ -9,6 +9,7 @@ import json
 import math
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 from django.utils import timezone
@@ -136,18 +137,19 @@ def parse_write(payload, *, types, source=""):
     identifiers = []
     attributes = {}
     for name, value in record.items():
-        where = f"record.{name}"
-        if name in types:
-            identifiers += _identifier_values(where, types[name], value, name in access)
-        elif not ATTRIBUTE_NAME_RE.fullmatch(name):
-            raise InvalidWrite(
-                where, "attribute names are letters, digits and underscores, at most 64"
-            )
+        # Most values are short ASCII text: accepted at once (_plain) as the checks below
+        # would accept them. Any other value goes through the checks, which name what is wrong.
+        if (type_ := types.get(name)) is not None:
+            if _plain(value, MAX_VALUE_LENGTH):
+                identifiers.append(
+                    _identifier_value(f"record.{name}", type_, value, name in access)
+                )
+            else:
+                identifiers += _identifier_values(name, type_, value, name in access)
+        elif _plain(value, _attribute_limit(name)):
+            attributes[name] = value
         else:
-            attributes[name] = _attribute_value(where, value)
-            longest = FEATURE_MAX_LENGTHS.get(name)
-            if longest and isinstance(value, str) and len(value) > longest:
-                raise InvalidWrite(where, f"{name} is matched on: at most {longest} characters")
+            attributes[name] = _attribute_value(name, value)
 
     return Write(
         identifiers=tuple(identifiers),
@@ -159,8 +161,23 @@ def parse_write(payload, *, types, source=""):
     )
 
 
-def _identifier_values(where, type_, value, grants_access):
+def _plain(value, limit):
+    """Whether `value` is text of at most `limit` characters that passes check_text at once:
+    ASCII without NUL."""
+    return type(value) is str and len(value) <= limit and value.isascii() and "\x00" not in value
+
+
+@lru_cache(maxsize=4096)
+def _attribute_limit(name):
+    """The most characters attribute `name` may hold; -1 when it is no attribute name."""
+    if not ATTRIBUTE_NAME_RE.fullmatch(name):
+        return -1
+    return min(MAX_VALUE_LENGTH, FEATURE_MAX_LENGTHS.get(name) or MAX_VALUE_LENGTH)
+
+
+def _identifier_values(name, type_, value, grants_access):
     """The IdentifierValues of a record's value (one, or a list), without repeats."""
+    where = f"record.{name}"
     if isinstance(value, list):
         if type_.single_valued:
             raise InvalidWrite(where, f"{type_.key} holds one value per profile, not a list")
@@ -179,23 +196,34 @@ def _identifier_values(where, type_, value, grants_access):
             if len(raw) > MAX_VALUE_LENGTH:
                 raise InvalidWrite(at, f"the value is longer than {MAX_VALUE_LENGTH} characters")
             check_text(at, raw)
-        try:
-            normalised = normalise(type_.normaliser, raw)
-        except InvalidValue as error:
-            raise InvalidWrite(at, str(error)) from None
-        if normalised not in seen:
-            seen.add(normalised)
-            values.append(IdentifierValue(type_, str(raw), normalised, grants_access))
+        found = _identifier_value(at, type_, raw, grants_access)
+        if found.value not in seen:
+            seen.add(found.value)
+            values.append(found)
     return values
 
 
-def _attribute_value(where, value):
+def _identifier_value(where, type_, raw, grants_access):
+    """The IdentifierValue of one checked raw value (text or a number)."""
+    try:
+        return IdentifierValue(type_, str(raw), normalise(type_.normaliser, raw), grants_access)
+    except InvalidValue as error:
+        raise InvalidWrite(where, str(error)) from None
+
+
+def _attribute_value(name, value):
+    where = f"record.{name}"
+    if not ATTRIBUTE_NAME_RE.fullmatch(name):
+        raise InvalidWrite(where, "attribute names are letters, digits and underscores, at most 64")
     if value is not None and not isinstance(value, (str, int, float, bool)):
         raise InvalidWrite(where, "an attribute is text, a number, true/false or null")
     if isinstance(value, str):
         if len(value) > MAX_VALUE_LENGTH:
             raise InvalidWrite(where, f"the value is longer than {MAX_VALUE_LENGTH} characters")
         check_text(where, value)
+        longest = FEATURE_MAX_LENGTHS.get(name)
+        if longest and len(value) > longest:
+            raise InvalidWrite(where, f"{name} is matched on: at most {longest} characters")
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidWrite(where, "the number is not finite")
     return value
