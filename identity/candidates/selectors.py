@@ -1,6 +1,5 @@
 """Reads of profiles and identifiers, shaped for the API and pages."""
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -19,6 +18,7 @@ from identity.candidates.links import Graph, link_picture
 from identity.candidates.states import group_states
 from identity.models import DuplicateCandidate, Identifier, IdentifierType, JunkValue
 from profiles.models import Profile, ProfileEvent
+from profiles.spreadsheets import safe_cell
 
 BLOCKING_CODES = [code for code, _ in REASONS]
 
@@ -155,8 +155,6 @@ EXPORT_HEADER = [
     "candidate", "status", "score", "created_at", "assignee", "profile_ids", "names",
     "evidence", "blocking_reasons",
 ]
-# A cell a spreadsheet would run as a formula; phone numbers ("+1...") are left as they are.
-FORMULA = re.compile(r"^[=@\t\r]|^[+-](?![\d\s().-]*$)")
 
 
 def candidate_export_rows(queryset, *, sort, chunk=1000):
@@ -170,10 +168,10 @@ def candidate_export_rows(queryset, *, sort, chunk=1000):
             yield [
                 candidate.pk, candidate.status, candidate.score,
                 candidate.created_at.isoformat(),
-                _cell(candidate.assignee.get_username() if candidate.assignee else ""),
+                safe_cell(candidate.assignee.get_username() if candidate.assignee else ""),
                 " ".join(str(p.id) for p in row.profiles),
-                _cell("; ".join(p.name for p in row.profiles)),
-                _cell("; ".join(
+                safe_cell("; ".join(p.name for p in row.profiles)),
+                safe_cell("; ".join(
                     f"{e.title}: {e.detail}" if e.detail else e.title for e in row.evidence
                 )),
                 " ".join(row.codes),
@@ -181,10 +179,6 @@ def candidate_export_rows(queryset, *, sort, chunk=1000):
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
-
-
-def _cell(text):
-    return f"'{text}" if FORMULA.match(text) else text
 
 
 SHOWN = 3  # identifier chips of a profile, and evidence lines, a queue row shows

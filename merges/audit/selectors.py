@@ -1,7 +1,6 @@
 """Reads of the audit history: the /audit/ list (keyset-paged, one query a page), an entry with
 its before/after diff, the CSV export, and a profile's timeline."""
 
-import re
 from dataclasses import dataclass
 
 from django.db import connection
@@ -12,6 +11,7 @@ from identity.normalisers import InvalidValue, normalise
 from merges.audit.chain import ERASED
 from merges.audit.labels import action_label, target_noun
 from merges.models import AuditEntry
+from profiles.spreadsheets import safe_cell
 
 # The profiles of a person: from the given ids up to their survivors, then down to every
 # profile merged into those. Ids no longer in the table (erased) stay as given.
@@ -266,8 +266,6 @@ def show(value):
 
 # -- CSV ----------------------------------------------------------------------------------------
 
-# A cell a spreadsheet would run as a formula; phone numbers ("+1...") are left as they are.
-FORMULA = re.compile(r"^[=@\t\r]|^[+-](?![\d\s().-]*$)")
 EXPORT_HEADER = ["entry", "time", "actor", "action", "action code", "objects", "changes"]
 
 
@@ -293,14 +291,10 @@ def export_rows(queryset, *, chunk=1000):
                     *(f"{field}: {value}" for field, value in detail.also),
                 ])
             yield [
-                entry.pk, entry.created_at.isoformat(), _cell(entry.actor_label), row.label,
+                entry.pk, entry.created_at.isoformat(), safe_cell(entry.actor_label), row.label,
                 entry.action, "; ".join(f"{t.noun} {t.value}" for t in row.targets),
-                _cell(changes),
+                safe_cell(changes),
             ]
         if len(entries) < chunk:
             return
         before = entries[-1].pk
-
-
-def _cell(text):
-    return f"'{text}" if FORMULA.match(text) else text

@@ -14,8 +14,10 @@ from django.utils import timezone
 from identity.candidates.lifecycle import claim_candidate, dismiss_candidate
 from identity.models import DuplicateCandidate, Identifier
 from identity.writing.edits import edit_identifier, remove_identifier
+from merges import roles
 from merges.audit import record
 from merges.models import AuditEntry
+from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +136,19 @@ def test_the_csv_export_holds_the_filtered_rows(client, viewer, history):
     assert lines[0] == ["entry", "time", "actor", "action", "action code", "objects", "changes"]
     assert [line[3] for line in lines[1:]] == ["Candidate dismissed", "Candidate claimed"]
     assert "reason: — → father and son" in lines[1][6]
+
+
+def test_the_csv_export_defuses_spreadsheet_formulas(client, viewer, ken):
+    online, till = ken
+    candidate = DuplicateCandidate.objects.create()
+    candidate.profiles.set([online, till])
+    claim_candidate(candidate=candidate, actor=make_user("@SUM(1)", roles.STEWARD))
+    client.force_login(viewer)
+
+    response = client.get("/audit/export.csv")
+
+    lines = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [line[2] for line in lines[1:]] == ["'@SUM(1)"]
 
 
 def test_viewers_read_and_nobody_else_even_reads(client, nobody, viewer, history):
