@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from identity.models import CandidateMember, Identifier, IdentifierType, ProfileFeatures
 from identity.normalisers import InvalidValue, normalise
 from profiles.models import Profile
+from profiles.numbers import whole_number
 
 RESULTS = 50
 
@@ -87,7 +88,7 @@ def profile_search(query):
     A fixed number of queries: types, identifiers, ids, names, the found profiles' identifiers.
     """
     query = (query or "").strip()
-    if not query:
+    if not query or "\x00" in query:  # no stored value holds a NUL: writes refuse them
         return []
     found = {}  # profile id -> [match]
     for identifier in _identifier_matches(query):
@@ -95,10 +96,9 @@ def profile_search(query):
         found.setdefault(identifier.profile_id, []).append(
             f"{label}{identifier.type.label}: {identifier.value}"
         )
-    if query.lstrip("#").isdigit():
-        pk = int(query.lstrip("#"))
-        if Profile.objects.filter(pk=pk).exists():
-            found.setdefault(pk, []).append(f"profile id {pk}")
+    pk = whole_number(query.lstrip("#"))
+    if pk is not None and Profile.objects.filter(pk=pk).exists():
+        found.setdefault(pk, []).append(f"profile id {pk}")
     for pk in _name_matches(query):
         found.setdefault(pk, []).append("name")
     profiles = Profile.objects.filter(pk__in=list(found)[:RESULTS]).annotate(

@@ -47,6 +47,7 @@ from identity.types.services import add_identifier_type, change_identifier_type
 from identity.writing.edits import CannotChangeIdentifier, edit_identifier, remove_identifier
 from merges.roles import require_permission
 from profiles.models import Profile
+from profiles.numbers import whole_number
 
 PAGE_SIZES = (25, 50, 100)
 PAGING = ("after", "before")
@@ -189,7 +190,7 @@ def dismiss(request, pk):
 @require_POST
 def dismiss_many(request):
     """Bulk "not a duplicate" from the queue; back to the same filtered list."""
-    ids = [value for value in request.POST.getlist("candidate") if value.isdigit()]
+    ids = [n for n in map(whole_number, request.POST.getlist("candidate")) if n is not None]
     try:
         dismissed, skipped = dismiss_candidates(
             candidate_ids=ids, reason=request.POST.get("reason"), actor=request.user
@@ -383,8 +384,8 @@ def _filterset(data, user):
 
 
 def _page_size(data):
-    size = data.get("size", "")
-    return int(size) if size.isdigit() and int(size) in PAGE_SIZES else 50
+    size = whole_number(data.get("size", ""))
+    return size if size in PAGE_SIZES else 50
 
 
 def _filters(data):

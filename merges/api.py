@@ -13,6 +13,7 @@ from identity.writing.parsing import body_hash
 from merges.models import MergeJob
 from merges.selectors import job_json, merge_feed
 from merges.services import MergeRefused, request_merge
+from profiles.numbers import whole_number
 
 FEED_PAGE = 100
 MAX_FEED_PAGE = 1000
@@ -106,11 +107,12 @@ def _is_id(value):
 def _feed(request):
     """GET /api/v1/merges?after=<cursor>: succeeded merges in commit order."""
     after, limit = request.GET.get("after", "0"), request.GET.get("limit", str(FEED_PAGE))
-    if not after.isdigit() or len(after) > 18:
+    after, limit = whole_number(after), whole_number(limit)
+    if after is None:
         return api_error(400, "invalid", "after is a cursor this feed returned as next", "after")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_FEED_PAGE:
+    if limit is None or not 1 <= limit <= MAX_FEED_PAGE:
         return api_error(400, "invalid", f"limit is 1 to {MAX_FEED_PAGE}", "limit")
-    results, cursor = merge_feed(after=int(after), limit=int(limit))
+    results, cursor = merge_feed(after=after, limit=limit)
     return JsonResponse({"results": results, "next": str(cursor)})
 
 

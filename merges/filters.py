@@ -8,6 +8,16 @@ from django.db.models import Q
 from merges.models import MergeJob
 
 
+class ProfileIdFilter(django_filters.NumberFilter):
+    """A profile id: a whole number from 1 to the largest id PostgreSQL stores, or an error
+    naming the field (not a 500 from the database)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
+
+
 class MergeJobFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=MergeJob.Status.choices, label="Status")
     requested_by = django_filters.ModelChoiceFilter(
@@ -18,8 +28,7 @@ class MergeJobFilterSet(django_filters.FilterSet):
         field_name="created_at", lookup_expr="date__gte", label="Requested since",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    profile = django_filters.NumberFilter(method="filter_profile", label="Profile id",
-                                          min_value=1)
+    profile = ProfileIdFilter(method="filter_profile", label="Profile id")
 
     class Meta:
         model = MergeJob
@@ -28,5 +37,5 @@ class MergeJobFilterSet(django_filters.FilterSet):
     def filter_profile(self, queryset, name, value):
         """Jobs whose survivor or merged profiles include this one."""
         return queryset.filter(
-            Q(survivor_id=value) | Q(merged_profile_ids__contains=[int(value)])
+            Q(survivor_id=value) | Q(merged_profile_ids__contains=[value])
         )

@@ -23,6 +23,7 @@ from merges.roles import describe_permission, require_permission
 from merges.selectors import job_audit_entries, job_page, merge_plan
 from merges.services import MergeRefused, request_merge
 from profiles.models import Profile
+from profiles.numbers import whole_number
 
 CONFIRMATION_WORD = "MERGE"
 PAGE_SIZE = 50
@@ -30,10 +31,10 @@ PAGE_SIZE = 50
 
 @require_permission("merges.view_mergejob")
 def job_list(request):
-    filterset = MergeJobFilterSet(request.GET or None, queryset=MergeJob.objects.all())
-    jobs = filterset.qs if filterset.is_bound and filterset.is_valid() else MergeJob.objects.all()
-    before = request.GET.get("before", "")
-    page = job_page(jobs, before=int(before) if before.isdigit() else None, size=PAGE_SIZE)
+    # A filter that is not valid is shown with its error; the valid ones still apply.
+    filterset = MergeJobFilterSet(request.GET, queryset=MergeJob.objects.all())
+    jobs = filterset.qs
+    page = job_page(jobs, before=whole_number(request.GET.get("before", "")), size=PAGE_SIZE)
     return render(request, "merges/job_list.html", {
         "title": "Merge jobs", "nav": "merges", "filterset": filterset, "page": page,
         "filters": _without(request.GET, "before"),
@@ -72,7 +73,7 @@ def candidate_merge(request, pk):
 def profiles_merge(request):
     """Any group of profiles a steward picks: /merges/new/?profiles=12,34,56."""
     raw = request.GET.get("profiles", "").replace(" ", "")
-    ids = sorted({int(part) for part in raw.split(",") if part.isdigit()})
+    ids = sorted({n for n in map(whole_number, raw.split(",")) if n is not None})
     if len(ids) < 2:
         messages.error(request, "Choose at least two profiles to merge: their ids, "
                                 "separated by commas.")
@@ -84,7 +85,7 @@ def profiles_merge(request):
 def _confirm(request, ids, *, candidate, back):
     """The confirmation page (GET), and the merge request it sends (POST)."""
     survivor = request.POST.get("survivor", "")
-    plan = merge_plan(ids, survivor_id=int(survivor) if survivor.isdigit() else None)
+    plan = merge_plan(ids, survivor_id=whole_number(survivor))
     if len(plan.profiles) < 2:
         messages.error(request, "These profiles no longer exist.")
         return redirect(back)
@@ -214,10 +215,9 @@ class _Echo:
 
 
 def _audit_page_size(data):
-    size = data.get("size", "")
-    return int(size) if size.isdigit() and int(size) in AUDIT_PAGE_SIZES else 50
+    size = whole_number(data.get("size", ""))
+    return size if size in AUDIT_PAGE_SIZES else 50
 
 
 def _cursor(data, name):
-    value = data.get(name, "")
-    return int(value) if value.isdigit() else None
+    return whole_number(data.get(name, ""))

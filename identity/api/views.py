@@ -29,6 +29,7 @@ from identity.writing.parsing import InvalidWrite, body_hash, check_text, parse_
 from identity.writing.resolution import ResolutionBusy, Stale, identifier_types, known_types
 from merges import openapi as merge_openapi
 from profiles.models import Profile
+from profiles.numbers import whole_number
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -399,10 +400,9 @@ def compare(request):
         return api_error(403, "forbidden", f"this needs the permission {VIEW_PROFILE}")
     ids = {}
     for side in ("a", "b"):
-        raw = request.GET.get(side, "")
-        if not raw.isdigit():
+        ids[side] = whole_number(request.GET.get(side, ""))
+        if ids[side] is None:
             return api_error(400, "invalid", f"{side} is a profile id", side)
-        ids[side] = int(raw)
     if ids["a"] == ids["b"]:
         return api_error(400, "invalid", "a and b are the same profile", "b")
     landed = {}

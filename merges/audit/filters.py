@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from merges.audit.labels import ACTIONS
 from merges.audit.selectors import holders_of, person_profiles
+from merges.filters import ProfileIdFilter
 from merges.models import AuditEntry
 
 SYSTEM = "system"
@@ -41,7 +42,7 @@ class AuditFilterSet(django_filters.FilterSet):
     until = django_filters.DateFilter(
         label="To", method="filter_until", widget=forms.DateInput(attrs={"type": "date"}),
     )
-    profile = django_filters.NumberFilter(
+    profile = ProfileIdFilter(
         label="Profile", method="filter_profile",
         widget=forms.NumberInput(attrs={"placeholder": "profile id", "min": 1}),
     )
@@ -75,7 +76,7 @@ class AuditFilterSet(django_filters.FilterSet):
         return queryset.filter(id__lte=Subquery(last))
 
     def filter_profile(self, queryset, name, value):
-        return queryset.filter(profile_ids__overlap=person_profiles([int(value)]))
+        return queryset.filter(profile_ids__overlap=person_profiles([value]))
 
     def filter_identifier(self, queryset, name, value):
         return queryset.filter(profile_ids__overlap=person_profiles(holders_of(value)))
