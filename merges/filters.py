@@ -15,7 +15,11 @@ class ProfileIdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
+        super().__init__(*args, min_value=1, max_value=2**63 - 1, error_messages={
+            "invalid": "A profile id is a whole number.",
+            "min_value": "Profile ids start at 1.",
+            "max_value": "No profile has an id this large.",
+        }, **kwargs)
 
 
 class MergeJobFilterSet(django_filters.FilterSet):
