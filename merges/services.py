@@ -32,6 +32,7 @@ from merges import audit
 from merges.models import MergeJob
 from merges.selectors import default_field_choices, merge_plan
 from profiles.models import Profile
+from profiles.text import unstorable
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,10 @@ def request_merge(*, profile_ids, actor, survivor_id=None, field_choices=None,
             )
         justifications = {code: (text or "").strip()
                           for code, text in (justifications or {}).items()}
+        for code, text in justifications.items():
+            if problem := unstorable(text):
+                raise MergeRefused(f"the justification of {code} {problem}", status=400,
+                                   code="invalid", field="acknowledgements")
         unjustified = [r for r in plan.reasons if not justifications.get(r.code)]
         if unjustified:
             raise MergeRefused(

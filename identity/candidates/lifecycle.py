@@ -23,6 +23,7 @@ from identity.matching.evidence import evidence_key, group_evidence, is_auto_mer
 from identity.models import CandidateMember, DuplicateCandidate
 from identity.queries import chunks, copy_in, next_ids, stream
 from profiles.attributes import stamp
+from profiles.text import unstorable
 
 CODES_CHUNK = 2000  # groups judged at once for their blocking codes when saved
 
@@ -248,6 +249,8 @@ def dismiss_candidate(*, candidate, reason, actor):
     reason = (reason or "").strip()
     if not reason:
         raise CannotDismiss("say why these are different people")
+    if problem := unstorable(reason):
+        raise CannotDismiss(f"the reason {problem}")
     candidate = DuplicateCandidate.objects.select_for_update().get(pk=candidate.pk)
     if candidate.status != DuplicateCandidate.Status.OPEN:
         raise CannotDismiss(f"candidate {candidate.pk} is {candidate.status}, not open")

@@ -32,6 +32,7 @@ from identity.matching.rules import CONFIG
 from identity.models import DuplicateCandidate, Identifier, IdentifierType
 from identity.queries import chunks, heavy_query_settings, id_array
 from identity.types.labels import FLAG_NAMES
+from profiles.text import unstorable
 
 CHUNK = 20_000  # candidates judged per group_states call (four queries each)
 SAMPLE = 10
@@ -100,6 +101,8 @@ def _checked(name, value):
         return value
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > 100:
         raise InvalidChange(name, "label is 1 to 100 characters")
+    if problem := unstorable(value):
+        raise InvalidChange(name, f"the label {problem}")
     return value.strip()
 
 

@@ -28,6 +28,7 @@ from identity.types.impact import (
     settings_after,
 )
 from identity.types.selectors import forget_type_counts
+from profiles.text import unstorable
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RESERVED_KEYS = frozenset({"add"})  # /settings/identifier-types/add/ is the add page
@@ -41,6 +42,8 @@ def _reason(reason):
     reason = (reason or "").strip()
     if not reason:
         raise InvalidChange("reason", "say why: the reason goes to the audit history")
+    if problem := unstorable(reason):
+        raise InvalidChange("reason", f"the reason {problem}")
     return reason
 
 

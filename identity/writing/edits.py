@@ -10,7 +10,9 @@ from identity.changes import profiles_changed
 from identity.locks import lock_key
 from identity.models import Identifier
 from identity.normalisers import InvalidValue, normalise
+from identity.writing.parsing import MAX_VALUE_LENGTH
 from profiles.models import Profile
+from profiles.text import unstorable
 
 
 class CannotChangeIdentifier(Exception):
@@ -24,6 +26,10 @@ def edit_identifier(*, identifier, raw_value, grants_access, reason, actor):
     reason = _reason(reason)
     identifier = _lock_identifier(identifier, also=raw_value)
     type_ = identifier.type
+    if len(raw_value) > MAX_VALUE_LENGTH:
+        raise CannotChangeIdentifier(f"the value is longer than {MAX_VALUE_LENGTH} characters")
+    if problem := unstorable(raw_value):
+        raise CannotChangeIdentifier(f"the value {problem}")
     try:
         value = normalise(type_.normaliser, raw_value)
     except InvalidValue as error:
@@ -77,6 +83,8 @@ def _reason(reason):
     reason = (reason or "").strip()
     if not reason:
         raise CannotChangeIdentifier("say why the identifier changes")
+    if problem := unstorable(reason):
+        raise CannotChangeIdentifier(f"the reason {problem}")
     return reason
 
 

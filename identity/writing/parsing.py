@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 
 from identity.matching.rules import FEATURE_MAX_LENGTHS
 from identity.normalisers import InvalidValue, normalise
+from profiles.text import unstorable
 
 ATTRIBUTE_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 MAX_VALUE_LENGTH = 1000
@@ -88,15 +89,8 @@ def _shown(value):
 
 def check_text(where, value):
     """Refuse text PostgreSQL cannot store (NUL, lone surrogates) with the field named."""
-    if "\x00" in value:
-        raise InvalidWrite(where, "the value contains a NUL character")
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            raise InvalidWrite(
-                where, "the value is not valid Unicode text (a lone surrogate)"
-            ) from None
+    if problem := unstorable(value):
+        raise InvalidWrite(where, f"the value {problem}")
     return value
 
 

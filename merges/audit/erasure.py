@@ -21,6 +21,7 @@ from merges.audit.selectors import person_profiles
 from merges.models import MergeJob
 from merges.selectors import jobs_in_progress
 from profiles.models import Profile
+from profiles.text import unstorable
 
 PAYLOAD_DELETE = "merges.AuditPayload:erasure_only"
 
@@ -50,6 +51,8 @@ def erase_person(*, profile_id, reason, actor=None, actor_label=None):
     reason = (reason or "").strip()
     if not reason:
         raise CannotErase("say why (the request's reference, not the person's details)")
+    if problem := unstorable(reason):
+        raise CannotErase(f"the reason {problem}")
     ids = person_of(profile_id)
     # Writes and merges take the profile rows too: nothing moves to or from them meanwhile.
     list(Profile.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))

@@ -312,6 +312,8 @@ def test_taking_away_account_access_lifts_the_access_mismatch(client, steward, h
     ("not an email", "is not a valid email address"),
     ("carlos@example.com", "belongs to profile"),
     ("maria.garcia@example.com", "nothing to change"),
+    ("maria\x00@example.com", "the value contains a NUL character"),
+    ("m" * 1001 + "@example.com", "the value is longer than 1000 characters"),
 ])
 def test_an_edit_that_cannot_be_made_changes_nothing(client, steward, household, raw, message):
     detect()
