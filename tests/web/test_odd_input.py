@@ -1,7 +1,7 @@
-"""Odd input gets a clear error, never a 500: "²" is a digit Python cannot read as a number, 20 digits
-are beyond PostgreSQL's bigint, and PostgreSQL stores no NUL (nor, in JSON, a lone surrogate).
-A page answers, with an error in words where one applies, and changes nothing; the valid filters
-beside an invalid one still apply."""
+"""Odd input gets a clear error, never a 500: "²" is a digit Python cannot read as a number,
+20 digits are beyond PostgreSQL's bigint, and PostgreSQL stores no NUL (nor, in JSON, a lone
+surrogate). A page answers, with an error in words where one applies, and changes nothing; the
+valid filters beside an invalid one still apply."""
 
 import json
 
