@@ -175,18 +175,25 @@ class CsvRows:
 
     Yields (row number as a spreadsheet shows it, header 1; cells; problem), where problem says
     why the record could not be read, else None. `bytes_read` is how far into the file it is.
+
+    The reader is strict: a quote left open, or text after a closing quote, is a problem of the
+    record, not read as some other value. An open quote runs on over the lines after it, so the
+    problem names the file's lines the record took, none of which were imported.
     """
 
     def __init__(self, stream):
         self.stream = stream
         self.bytes_read = 0
         self._undecodable = False
+        # Lines ending in a carriage return alone (the old Mac format) read as one long line.
+        self.carriage_returns_only = False
 
     def _lines(self):
         for index, line in enumerate(self.stream):
             self.bytes_read += len(line)
-            if index == 0 and line.startswith(codecs.BOM_UTF8):
-                line = line[len(codecs.BOM_UTF8):]
+            if index == 0:
+                line = line.removeprefix(codecs.BOM_UTF8)
+                self.carriage_returns_only = b"\r" in line.rstrip(b"\r\n")
             try:
                 yield line.decode("utf-8")
             except UnicodeDecodeError:
@@ -194,19 +201,38 @@ class CsvRows:
                 yield line.decode("utf-8", "backslashreplace")
 
     def __iter__(self):
-        reader = csv.reader(self._lines())
+        reader = csv.reader(self._lines(), strict=True)
         number = 0
         while True:
             number += 1
+            first_line = reader.line_num + 1
             try:
                 cells = next(reader)
                 problem = "the row is not valid UTF-8" if self._undecodable else None
             except StopIteration:
                 return
             except csv.Error as error:
-                cells, problem = [], f"the row is not valid CSV: {error}"
+                lines = (f"line {first_line}" if reader.line_num <= first_line
+                         else f"lines {first_line} to {reader.line_num}")
+                cells = []
+                problem = f"the row is not valid CSV: {_csv_problem(error)} ({lines} of the file)"
             self._undecodable = False
             yield number, cells, problem
+
+
+# What the csv module's errors mean, in words; another error is shown as it is.
+_CSV_PROBLEMS = {
+    "unexpected end of data": "a quote is opened and never closed",
+    "',' expected after '\"'": "text follows a closing quote",
+    "field larger than field limit": f"a value is over {csv.field_size_limit():,} characters",
+    "new-line character seen in unquoted field": "a line break in a value without quotes",
+}
+
+
+def _csv_problem(error):
+    message = str(error)
+    return next((words for start, words in _CSV_PROBLEMS.items() if message.startswith(start)),
+                message)
 
 
 def import_csv(
@@ -249,6 +275,11 @@ def import_csv(
         rows = CsvRows(stream)
         records = iter(rows)
         _, header, problem = next(records, (1, [], None))
+        if problem and rows.carriage_returns_only:
+            raise InvalidImport(
+                "the file's lines end with a carriage return alone (the old Mac format): save "
+                "it as CSV UTF-8, or with Windows or Unix line endings"
+            )
         if problem:
             raise InvalidImport(f"the header row cannot be read: {problem}")
         types = identifier_types()

@@ -182,6 +182,40 @@ def test_a_row_that_is_not_utf8_is_rejected_and_the_others_kept(tmp_path):
 
 
 @pytest.mark.django_db
+def test_a_quote_left_open_is_rejected_naming_the_lines_it_took(tmp_path):
+    path = write_file(
+        tmp_path,
+        HEADER
+        + "Ann,Lee,ann@example.com,,,Leeds\n"
+        + 'Bo,"Ng,bo@example.com,,,York\n'  # the quote is never closed: it runs to the end
+        + "Cy,Roe,cy@example.com,,,Hull\n",
+    )
+
+    run_import(path, "--match-key", "email")
+
+    assert profile_by("email", "ann@example.com").attribute("city") == "Leeds"
+    assert not Identifier.objects.filter(value__in=["bo@example.com", "cy@example.com"]).exists()
+    assert read_rejects(tmp_path / "people.csv.rejects.csv")[1][:3] == [
+        "3", "", "the row is not valid CSV: a quote is opened and never closed "
+                 "(lines 3 to 4 of the file)",
+    ]
+
+
+@pytest.mark.django_db
+def test_text_after_a_closing_quote_is_rejected_not_joined_to_the_value(tmp_path):
+    path = write_file(tmp_path, HEADER + 'Ann,"Lee"son,ann@example.com,,,Leeds\n'
+                                       + "Bo,Ng,bo@example.com,,,York\n")
+
+    run_import(path, "--match-key", "email")
+
+    assert not Identifier.objects.filter(value="ann@example.com").exists()
+    assert profile_by("email", "bo@example.com").attribute("last_name") == "Ng"
+    assert read_rejects(tmp_path / "people.csv.rejects.csv")[1][2] == (
+        "the row is not valid CSV: text follows a closing quote (line 2 of the file)"
+    )
+
+
+@pytest.mark.django_db
 def test_reimporting_the_same_file_creates_nothing_new(tmp_path):
     path = write_file(
         tmp_path,
@@ -318,6 +352,10 @@ def test_access_contacts_mark_identifiers_as_granting_access(tmp_path):
         ),
         ("email,city,city\n", ["--match-key", "email"], "'city' appears more than once"),
         ("", ["--match-key", "email"], "the file is empty"),
+        (
+            "email,city\rann@example.com,Leeds\r", ["--match-key", "email"],
+            "the file's lines end with a carriage return alone (the old Mac format)",
+        ),
         (HEADER, ["--match-key", "email", "--batch-size", "0"], "--batch-size must be between"),
         (HEADER, ["--match-key", "email", "--batch-size", "50000"], "--batch-size must be between"),
     ],
