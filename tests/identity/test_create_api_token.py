@@ -29,3 +29,12 @@ def test_a_token_name_is_used_once(capsys):
     with pytest.raises(CommandError, match="exists already"):
         call_command("create_api_token", "webshop")
     assert ApiToken.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["", "   ", "w" * 101, "web\x00shop", "web\nshop"])
+def test_a_token_name_is_one_line_of_1_to_100_characters(name):
+    with pytest.raises(CommandError, match="a token's name is 1 to 100 printable characters"):
+        call_command("create_api_token", name)
+
+    assert not ApiToken.objects.exists()

@@ -16,6 +16,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, name, user, **options):
+        name = name.strip()
+        longest = ApiToken._meta.get_field("name").max_length
+        if not name or len(name) > longest or not name.isprintable():
+            raise CommandError(
+                f"a token's name is 1 to {longest} printable characters, e.g. 'webshop'"
+            )
         if ApiToken.objects.filter(name=name).exists():
             raise CommandError(f"a token named {name!r} exists already")
         acting_for = None
