@@ -24,12 +24,12 @@ def edit_identifier(*, identifier, raw_value, grants_access, reason, actor):
     """Correct an identifier's value (normalised by its type, as writes are) or its account
     access, with the steward's reason."""
     reason = _reason(reason)
-    identifier = _lock_identifier(identifier, also=raw_value)
-    type_ = identifier.type
     if len(raw_value) > MAX_VALUE_LENGTH:
         raise CannotChangeIdentifier(f"the value is longer than {MAX_VALUE_LENGTH} characters")
     if problem := unstorable(raw_value):
         raise CannotChangeIdentifier(f"the value {problem}")
+    identifier = _lock_identifier(identifier, also=raw_value)
+    type_ = identifier.type
     try:
         value = normalise(type_.normaliser, raw_value)
     except InvalidValue as error:
