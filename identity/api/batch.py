@@ -28,6 +28,7 @@ from identity.writing.resolution import (
     known_types,
     resolve_writes,
 )
+from profiles.numbers import whole_number
 
 MAX_RECORDS = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -71,8 +72,8 @@ def _read_records(request):
             "/api/v1/profiles/upsert (a batch sent again resolves to the same profiles)",
             "Idempotency-Key",
         )
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    too_large = length.isdigit() and int(length) > MAX_BODY_BYTES
+    length = whole_number(request.META.get("CONTENT_LENGTH") or "0")
+    too_large = length is not None and length > MAX_BODY_BYTES
     if not too_large:
         raw = request.read(MAX_BODY_BYTES + 1)
         too_large = len(raw) > MAX_BODY_BYTES

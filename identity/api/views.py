@@ -30,6 +30,7 @@ from identity.writing.resolution import ResolutionBusy, Stale, identifier_types,
 from merges import openapi as merge_openapi
 from profiles.models import Profile
 from profiles.numbers import whole_number
+from profiles.text import unstorable
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -114,8 +115,8 @@ def api_view(*methods, accepted_tokens=False):
 
 def read_json(request):
     """The request's JSON body, or an error response."""
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+    length = whole_number(request.META.get("CONTENT_LENGTH") or "0")
+    if length is not None and length > MAX_BODY_BYTES:
         return None, api_error(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes",
                                "body")
     raw = request.read(MAX_BODY_BYTES + 1)
@@ -163,6 +164,8 @@ def upsert(request):
             400, "invalid", f"Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
             "Idempotency-Key",
         )
+    if key is not None and (problem := unstorable(key)):
+        return api_error(400, "invalid", f"Idempotency-Key {problem}", "Idempotency-Key")
     options = {"key": key, "body_hash": None if key is None else body_hash(payload)}
     # Parsed under the types the process knows; the write's batch checks they (and the token)
     # still hold, else (Stale) the token and types are read afresh and the write goes alone.

@@ -126,3 +126,23 @@ def test_a_merge_justified_with_a_nul_is_a_400(client, senior, household):
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "acknowledgements"
     assert not MergeJob.objects.exists()
+
+
+@pytest.mark.parametrize(("url", "extra"), [
+    ("/api/v1/profiles/upsert", {"headers": {"Idempotency-Key": "order\x00"}}),
+    ("/api/v1/profiles/upsert", {"CONTENT_LENGTH": "²"}),
+    ("/api/v1/profiles/batch", {"CONTENT_LENGTH": "²"}),
+])
+def test_odd_headers_are_a_400_naming_what_is_wrong(client, url, extra):
+    token = make_token()
+    headers = {"Authorization": f"Bearer {token}", **extra.pop("headers", {})}
+    body = {"record": {"email": "ann@example.com"}, "matchKey": "email"}
+    if url.endswith("batch"):
+        body = {"records": [body]}
+
+    response = client.post(url, data=json.dumps(body), content_type="application/json",
+                           headers=headers, **extra)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] in ("Idempotency-Key", "body")
+    assert not Profile.objects.exists()
