@@ -185,15 +185,12 @@ class CsvRows:
         self.stream = stream
         self.bytes_read = 0
         self._undecodable = False
-        # Lines ending in a carriage return alone (the old Mac format) read as one long line.
-        self.carriage_returns_only = False
 
     def _lines(self):
         for index, line in enumerate(self.stream):
             self.bytes_read += len(line)
             if index == 0:
                 line = line.removeprefix(codecs.BOM_UTF8)
-                self.carriage_returns_only = b"\r" in line.rstrip(b"\r\n")
             try:
                 yield line.decode("utf-8")
             except UnicodeDecodeError:
@@ -272,14 +269,14 @@ def import_csv(
     except OSError as error:
         raise InvalidImport(f"{path}: {error.strerror}") from None
     with stream, _fewer_collections():
-        rows = CsvRows(stream)
-        records = iter(rows)
-        _, header, problem = next(records, (1, [], None))
-        if problem and rows.carriage_returns_only:
+        if _carriage_returns_only(stream):
             raise InvalidImport(
                 "the file's lines end with a carriage return alone (the old Mac format): save "
                 "it as CSV UTF-8, or with Windows or Unix line endings"
             )
+        rows = CsvRows(stream)
+        records = iter(rows)
+        _, header, problem = next(records, (1, [], None))
         if problem:
             raise InvalidImport(f"the header row cannot be read: {problem}")
         types = identifier_types()
@@ -310,6 +307,14 @@ def import_csv(
     elif reject_path.is_file():  # not, say, /dev/null
         reject_path.unlink()
     return run.summary
+
+
+def _carriage_returns_only(stream):
+    """Whether the file's lines end in a carriage return alone (the old Mac format): its start
+    holds one within a line and no line feed. Looked at before reading, as such a file reads
+    as a single line."""
+    start = stream.peek(8192)[:8192]
+    return b"\r" in start.rstrip(b"\r") and b"\n" not in start
 
 
 @contextmanager
