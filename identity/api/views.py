@@ -258,12 +258,11 @@ def candidates(request):
             400, "invalid", f"status is one of {', '.join(DuplicateCandidate.Status.values)}",
             "status",
         )
-    try:
-        after = int(request.GET.get("after", 0))
-        limit = int(request.GET.get("limit", 50))
-    except ValueError:
-        return api_error(400, "invalid", "after and limit are whole numbers", "after")
-    if not 1 <= limit <= MAX_PAGE_SIZE:
+    after = whole_number(request.GET.get("after", "0"))
+    if after is None:
+        return api_error(400, "invalid", "after is a candidate id (a whole number)", "after")
+    limit = whole_number(request.GET.get("limit", "50"))
+    if limit is None or not 1 <= limit <= MAX_PAGE_SIZE:
         return api_error(400, "invalid", f"limit is 1 to {MAX_PAGE_SIZE}", "limit")
     results = candidates_after(status=status, after=after, limit=limit)
     next_url = None

@@ -63,6 +63,8 @@ def test_a_merge_filter_in_error_leaves_the_other_filters_applied(client, senior
     (f"/api/v1/compare?a=1&b={BEYOND_BIGINT}", "b"),
     ("/api/v1/merges?after=²", "after"),
     ("/api/v1/merges?limit=1²", "limit"),
+    ("/api/v1/candidates?after=-1", "after"),
+    ("/api/v1/candidates?limit=²", "limit"),
 ])
 def test_the_api_names_an_odd_number_as_a_400(client, url, field):
     token = make_token()
