@@ -13,6 +13,10 @@ from identity.writing.parsing import (
     MAX_VALUE_LENGTH,
 )
 from identity.writing.resolution import identifier_types
+from profiles.numbers import MAX_DIGITS
+
+# Ids the API reads: plain whole numbers of at most 18 digits (profiles.numbers).
+_LARGEST_ID = 10**MAX_DIGITS - 1
 
 ERROR = {"$ref": "#/components/responses/Error"}
 
@@ -256,7 +260,7 @@ def openapi_document(types=None):
                          "schema": {"type": "string",
                                     "enum": ["open", "merged", "dismissed", "superseded"]}},
                         {"name": "after", "in": "query", "required": False,
-                         "schema": {"type": "integer"},
+                         "schema": {"type": "integer", "minimum": 0, "maximum": _LARGEST_ID},
                          "description": "Keyset paging: candidates with a larger id"},
                         {"name": "limit", "in": "query", "required": False,
                          "schema": {"type": "integer", "minimum": 1, "maximum": 500,
@@ -635,8 +639,8 @@ IDENTIFIER_TYPE_SCHEMAS = {
 
 # -- "why not?" (SPEC 8, the API twin of /compare/) -----------------------------------------------
 
-_PROFILE_ID = {"type": "integer", "description": "A profile id; a merged one is answered for its "
-                                                 "survivor"}
+_PROFILE_ID = {"type": "integer", "minimum": 0, "maximum": _LARGEST_ID,
+               "description": "A profile id; a merged one is answered for its survivor"}
 COMPARE_PATHS = {
     "/api/v1/compare": {
         "get": {
