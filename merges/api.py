@@ -106,8 +106,8 @@ def _is_id(value):
 
 def _feed(request):
     """GET /api/v1/merges?after=<cursor>: succeeded merges in commit order."""
-    after, limit = request.GET.get("after", "0"), request.GET.get("limit", str(FEED_PAGE))
-    after, limit = whole_number(after), whole_number(limit)
+    after = whole_number(request.GET.get("after", "0"))
+    limit = whole_number(request.GET.get("limit", str(FEED_PAGE)))
     if after is None:
         return api_error(400, "invalid", "after is a cursor this feed returned as next", "after")
     if limit is None or not 1 <= limit <= MAX_FEED_PAGE:

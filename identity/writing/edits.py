@@ -10,7 +10,7 @@ from identity.changes import profiles_changed
 from identity.locks import lock_key
 from identity.models import Identifier
 from identity.normalisers import InvalidValue, normalise
-from identity.writing.parsing import MAX_VALUE_LENGTH
+from identity.writing.parsing import value_problem
 from profiles.models import Profile
 from profiles.text import unstorable
 
@@ -24,9 +24,7 @@ def edit_identifier(*, identifier, raw_value, grants_access, reason, actor):
     """Correct an identifier's value (normalised by its type, as writes are) or its account
     access, with the steward's reason."""
     reason = _reason(reason)
-    if len(raw_value) > MAX_VALUE_LENGTH:
-        raise CannotChangeIdentifier(f"the value is longer than {MAX_VALUE_LENGTH} characters")
-    if problem := unstorable(raw_value):
+    if problem := value_problem(raw_value):
         raise CannotChangeIdentifier(f"the value {problem}")
     identifier = _lock_identifier(identifier, also=raw_value)
     type_ = identifier.type

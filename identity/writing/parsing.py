@@ -87,6 +87,14 @@ def _shown(value):
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def value_problem(text):
+    """What keeps `text` from being stored as a value (an identifier's or an attribute's),
+    or None: a length over MAX_VALUE_LENGTH, or text PostgreSQL cannot store."""
+    if len(text) > MAX_VALUE_LENGTH:
+        return f"is longer than {MAX_VALUE_LENGTH} characters"
+    return unstorable(text)
+
+
 def check_text(where, value):
     """Refuse text PostgreSQL cannot store (NUL, lone surrogates) with the field named."""
     if problem := unstorable(value):
@@ -156,7 +164,7 @@ def parse_write(payload, *, types, source=""):
 
 
 def _plain(value, limit):
-    """Whether `value` is text of at most `limit` characters that passes check_text at once:
+    """Whether `value` is text of at most `limit` characters that value_problem passes at once:
     ASCII without NUL."""
     return type(value) is str and len(value) <= limit and value.isascii() and "\x00" not in value
 
@@ -186,10 +194,8 @@ def _identifier_values(name, type_, value, grants_access):
             raise InvalidWrite(at, "an identifier cannot be null: leave it out")
         if isinstance(raw, int) and not isinstance(raw, bool):
             raw = str(raw)  # JSON numbers have at most 4,300 digits (Python's limit)
-        if isinstance(raw, str):
-            if len(raw) > MAX_VALUE_LENGTH:
-                raise InvalidWrite(at, f"the value is longer than {MAX_VALUE_LENGTH} characters")
-            check_text(at, raw)
+        if isinstance(raw, str) and (problem := value_problem(raw)):
+            raise InvalidWrite(at, f"the value {problem}")
         found = _identifier_value(at, type_, raw, grants_access)
         if found.value not in seen:
             seen.add(found.value)
@@ -212,9 +218,8 @@ def _attribute_value(name, value):
     if value is not None and not isinstance(value, (str, int, float, bool)):
         raise InvalidWrite(where, "an attribute is text, a number, true/false or null")
     if isinstance(value, str):
-        if len(value) > MAX_VALUE_LENGTH:
-            raise InvalidWrite(where, f"the value is longer than {MAX_VALUE_LENGTH} characters")
-        check_text(where, value)
+        if problem := value_problem(value):
+            raise InvalidWrite(where, f"the value {problem}")
         longest = FEATURE_MAX_LENGTHS.get(name)
         if longest and len(value) > longest:
             raise InvalidWrite(where, f"{name} is matched on: at most {longest} characters")
