@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -167,6 +168,22 @@ def celery_worker(django_db_setup, django_db_blocker):
     celery_app.control.purge()
     with worker_process() as process:
         yield process
+
+
+def kill(process, sessions):
+    """SIGKILL `process`, started with PGAPPNAME=`sessions`, and return once PostgreSQL has
+    ended all its sessions: a COMMIT it had sent before it died still completes after it."""
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                           [sessions])
+            if cursor.fetchone()[0] == 0:
+                return
+            assert time.monotonic() < deadline, f"the sessions of {sessions} did not end"
+            time.sleep(0.05)
 
 
 @contextlib.contextmanager

@@ -1,8 +1,5 @@
 """A worker killed while draining the profiles left for detection: the next worker finishes."""
 
-import os
-import signal
-
 import pytest
 
 from config.celery import app as celery_app
@@ -13,12 +10,13 @@ from identity.tasks import detect_pending_profiles
 from identity.writing.parsing import parse_write
 from identity.writing.resolution import identifier_types, resolve_writes
 from profiles.models import Profile
-from tests.conftest import worker_process
+from tests.conftest import kill, worker_process
 from tests.factories import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HOUSEHOLDS = 2000
+KILLED_WORKER = "mergeguard-killed-worker"
 QUEUE = "detection-crash-test"  # a queue of its own: the session's worker must not take it
 
 
@@ -36,7 +34,7 @@ def no_drain_woken(settings):
 def test_a_worker_killed_while_draining_leaves_the_rest_to_the_next_worker(no_drain_woken):
     types = identifier_types()
     celery_app.control.purge()  # no drain task an earlier test left waiting
-    with worker_process("-Q", QUEUE) as first:
+    with worker_process("-Q", QUEUE, PGAPPNAME=KILLED_WORKER) as first:
         # Written once the worker is up: a drain an earlier test left running is done by now.
         resolve_writes([
             parse_write({"record": {"email": f"{who}{n}@example.com",
@@ -48,8 +46,7 @@ def test_a_worker_killed_while_draining_leaves_the_rest_to_the_next_worker(no_dr
         assert set(PendingDetection.objects.values_list("profile_id", flat=True)) == everyone
         detect_pending_profiles.apply_async(queue=QUEUE)
         assert wait_for(lambda: DuplicateCandidate.objects.exists(), every=0.02)
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait()
+        kill(first, KILLED_WORKER)
 
     found = DuplicateCandidate.objects.count()
     assert 0 < found < HOUSEHOLDS, "the worker was to be killed halfway through"

@@ -2,8 +2,6 @@
 and review queue of one uninterrupted import: committed batches whole, nothing twice."""
 
 import csv
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,11 +12,12 @@ from django.db import connection
 
 from identity.models import BulkLoad, DuplicateCandidate, Identifier
 from profiles.models import Profile
-from tests.conftest import server_env
+from tests.conftest import kill, server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PEOPLE = 3000
 REPEATS = 1000
+KILLED_IMPORT = "mergeguard-killed-import"
 HOUSEHOLDS = 40  # people 2k and 2k+1 share a phone for k < HOUSEHOLDS
 
 
@@ -55,15 +54,15 @@ def test_an_import_killed_half_way_then_run_again_leaves_exactly_the_right_profi
     write_file(path)
     env = server_env(DETECT_ON_WRITE="true")
 
-    first = subprocess.Popen(import_command(path), cwd=ROOT, env=env,
+    first = subprocess.Popen(import_command(path), cwd=ROOT,
+                             env={**env, "PGAPPNAME": KILLED_IMPORT},
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while Profile.objects.count() < PEOPLE // 3:
         assert first.poll() is None, "the import ended before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait()
+    kill(first, KILLED_IMPORT)
     half_way = Profile.objects.count()
     assert PEOPLE // 3 <= half_way < PEOPLE
     # Every committed batch is whole: each profile it made holds all of its row's identifiers.
