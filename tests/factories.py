@@ -1,7 +1,10 @@
 """Test data made through the real services, as the product makes it."""
 
+import html
 import json
 import time
+
+from django.utils.html import strip_tags
 
 from identity.api.tokens import create_api_token
 from identity.writing.parsing import parse_write
@@ -63,3 +66,8 @@ def wait_for(predicate, seconds=60, every=0.05):
             return True
         time.sleep(every)
     return False
+
+
+def text_of(response):
+    """A page as a person reads it: its words without the markup, spaces collapsed."""
+    return " ".join(html.unescape(strip_tags(response.content.decode())).split())

@@ -130,6 +130,12 @@ def profile_timeline(profile_id, *, size=TIMELINE):
     return audit_rows(entries)
 
 
+def erasure_of(profile_id):
+    """The entry that erased the person of a profile id, if its personal data was erased."""
+    return (AuditEntry.objects.filter(action=ERASED, profile_ids__contains=[profile_id])
+            .order_by("-id").first())
+
+
 # -- an entry and its diff ----------------------------------------------------------------------
 
 

@@ -16,8 +16,10 @@ from identity.models import DuplicateCandidate, Identifier
 from identity.writing.edits import edit_identifier, remove_identifier
 from merges import roles
 from merges.audit import record
+from merges.audit.erasure import erase_person
 from merges.models import AuditEntry
 from tests.conftest import make_user
+from tests.factories import text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -200,4 +202,25 @@ def test_only_admins_see_and_use_the_erase_button(client, viewer, steward, admin
     erasure = AuditEntry.objects.latest("id")
     assert done.status_code == 302 and done["Location"] == f"/audit/{erasure.pk}/"
     assert (erasure.action, erasure.actor_id) == ("person.erased", admin.pk)
-    assert client.get(f"/profiles/{history['carlos']}/").status_code == 404
+
+
+def test_an_erased_profiles_page_says_it_was_erased_when_and_by_whom(client, viewer, admin,
+                                                                      history):
+    carlos = history["carlos"]
+    erasure = erase_person(profile_id=carlos, reason="ticket 9", actor=admin)
+    client.force_login(viewer)
+
+    # An older entry's link to the profile lands on a page that says what became of it.
+    response = client.get(f"/profiles/{carlos}/")
+
+    assert response.status_code == 404
+    page = text_of(response)
+    assert f"Profile {carlos} was erased" in page
+    assert (f"On {timezone.localdate():%Y-%m-%d}, {admin.username} erased the personal data "
+            f"of this person (profile {carlos}), as audit entry "
+            f"{erasure.entry_id} records.") in page
+    assert f'href="/audit/{erasure.entry_id}/"' in response.content.decode()
+    assert "ticket 9" not in page  # the reason stays in the audit entry, for auditors
+    # A profile that never was is not found, as before.
+    missing = client.get("/profiles/987654321/")
+    assert missing.status_code == 404 and "was erased" not in text_of(missing)
