@@ -9,21 +9,34 @@ things it still needs from there go through these hooks, which `merges.apps` reg
 - the merge jobs in progress: a group with a queued or running merge is blocked
   (`merge_in_progress`), so the blocking state reads them through `jobs_in_progress`;
 - automatic merges: a write that links two profiles through an `auto_merge` type hands them to
-  `profiles_linked` when it commits (SPEC 3), and merges decides whether anything blocks.
+  `profiles_linked` when it commits (SPEC 3), and merges decides whether anything blocks;
+- a merged candidate's page says which merge closed it, who asked and when (`merge_job`).
 
 A hook called before it is registered raises: an action that cannot be audited is refused, not
 performed silently.
 """
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import ImproperlyConfigured
 
 _hooks = {}
 
 
-def register(*, record_action, jobs_in_progress, profiles_linked):
+@dataclass(frozen=True)
+class MergeJobFacts:
+    job_id: int
+    requested_by: str | None  # a username; None: the system (an automatic merge)
+    finished_at: datetime | None
+    survivor_id: int
+    merged_ids: tuple
+
+
+def register(*, record_action, jobs_in_progress, profiles_linked, merge_job):
     """Called once by the app above (merges.apps.MergesConfig.ready)."""
     _hooks.update(record_action=record_action, jobs_in_progress=jobs_in_progress,
-                  profiles_linked=profiles_linked)
+                  profiles_linked=profiles_linked, merge_job=merge_job)
 
 
 def _hook(name):
@@ -49,3 +62,8 @@ def jobs_in_progress(profile_ids, *, excluding_job_id=None):
 def profiles_linked(links):
     """After a write committed: [candidate id, target, holder] linked through auto-merge types."""
     return _hook("profiles_linked")(links)
+
+
+def merge_job(job_id):
+    """MergeJobFacts of a merge job, or None when it is gone (erased with its person)."""
+    return _hook("merge_job")(job_id)

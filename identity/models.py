@@ -131,6 +131,11 @@ class DuplicateCandidate(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    merge_job_id = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="The merge job that closed it as merged (a merges.MergeJob id: identity does "
+                  "not depend on merges, identity.hooks.merge_job reads it).",
+    )
     # "Not a duplicate": who said so, when and why (kept when new evidence reopens it).
     dismissed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from identity import hooks
 from identity.candidates.filters import CandidateFilterSet
 from identity.candidates.lifecycle import (
     CannotClaim,
@@ -119,6 +120,7 @@ def review(request, pk):
     queue_url = f"{reverse('queue')}?{filters}"
     context = {
         "review": candidate_review(candidate),
+        "merge": hooks.merge_job(candidate.merge_job_id) if candidate.merge_job_id else None,
         "previous_id": previous_id,
         "next_id": next_id,
         "filters": filters,

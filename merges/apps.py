@@ -20,6 +20,7 @@ class MergesConfig(AppConfig):
         hooks.register(
             record_action=audit.record, jobs_in_progress=selectors.jobs_in_progress,
             profiles_linked=services.queue_automatic_merges,
+            merge_job=selectors.merge_job_facts,
         )
         # After migrate and after a flush (tests), the roles are exactly as merges/roles.py says.
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="merges.sync_roles")

@@ -8,6 +8,7 @@ from django.db.models import Count, Q
 
 from identity.candidates.blocking import JobState, blocking_reasons
 from identity.candidates.states import group_state_for_profiles
+from identity.hooks import MergeJobFacts
 from identity.models import DuplicateCandidate, Identifier
 from identity.queries import id_array
 from merges.models import AuditEntry, MergeJob
@@ -40,6 +41,18 @@ def jobs_in_progress(profile_ids, *, excluding_job_id=None):
             JobState(pk, status, frozenset([survivor_id, *merged]))
             for pk, status, survivor_id, merged in cursor.fetchall()
         ]
+
+
+def merge_job_facts(job_id):
+    """What a merged candidate's page says of the merge that closed it (identity.hooks)."""
+    job = MergeJob.objects.select_related("requested_by").filter(pk=job_id).first()
+    if job is None:
+        return None
+    return MergeJobFacts(
+        job_id=job.pk, requested_by=job.requested_by.get_username() if job.requested_by else None,
+        finished_at=job.finished_at, survivor_id=job.survivor_id,
+        merged_ids=tuple(job.merged_profile_ids),
+    )
 
 
 # -- the confirmation page (SPEC 6) ------------------------------------------------------------

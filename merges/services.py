@@ -290,10 +290,12 @@ def _merge(job):
     survivor.attributes = _chosen_attributes(profiles, survivor_id, job.field_choices)
     survivor.updated_at = now
     survivor.save(update_fields=["attributes", "updated_at"])
-    closed, rescoped = rescope_after_merge(survivor_id=survivor_id, merged_ids=merged_ids)
+    closed, rescoped = rescope_after_merge(survivor_id=survivor_id, merged_ids=merged_ids,
+                                           merge_job_id=job.pk)
     if job.candidate_id and job.candidate_id not in closed:
         DuplicateCandidate.objects.filter(pk=job.candidate_id).update(
-            status=DuplicateCandidate.Status.MERGED, closed_at=now, updated_at=now
+            status=DuplicateCandidate.Status.MERGED, closed_at=now, updated_at=now,
+            merge_job_id=job.pk,
         )
         closed.append(job.candidate_id)
     # Collisions between profiles now one are settled; they make no more candidates.

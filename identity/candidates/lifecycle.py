@@ -331,10 +331,10 @@ def unclaim_candidate(*, candidate, actor):
     return candidate
 
 
-def rescope_after_merge(*, survivor_id, merged_ids):
+def rescope_after_merge(*, survivor_id, merged_ids, merge_job_id):
     """After a merge (in its transaction): every open or dismissed candidate holding a merged
     profile holds the survivor instead; one left with fewer than two profiles is closed as
-    merged. Returns (closed ids, re-scoped ids).
+    merged, naming the merge job. Returns (closed ids, re-scoped ids).
 
     A dismissal re-scoped this way still says the survivor and the others are different people.
     """
@@ -368,12 +368,13 @@ def rescope_after_merge(*, survivor_id, merged_ids):
         cursor.execute(
             """
             UPDATE identity_duplicatecandidate c
-            SET status = 'merged', closed_at = %s, updated_at = %s, blocking_codes = '{}'
+            SET status = 'merged', closed_at = %s, updated_at = %s, blocking_codes = '{}',
+                merge_job_id = %s
             WHERE c.id = ANY(%s)
               AND (SELECT count(*) FROM identity_candidatemember m WHERE m.candidate_id = c.id) < 2
             RETURNING c.id
             """,
-            [now, now, affected],
+            [now, now, merge_job_id, affected],
         )
         closed = sorted(row[0] for row in cursor.fetchall())
     return closed, [pk for pk in affected if pk not in closed]

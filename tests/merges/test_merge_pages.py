@@ -6,10 +6,11 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from merges.models import MergeJob
 from merges.services import execute_merge
-from tests.factories import write
+from tests.factories import text_of, write
 from tests.identity.conftest import candidate_of, detect
 from tests.merges.conftest import merge
 
@@ -135,6 +136,26 @@ def test_any_group_picked_on_a_profile_page_can_be_merged(client, steward, ken):
 
     assert 'action="/merges/new/"' in page
     assert confirm.status_code == 200 and "Merge 2 profiles" in confirm.content.decode()
+
+
+@pytest.mark.parametrize("asked_by", ["steward", None])
+def test_a_merged_candidates_page_names_the_merge_who_asked_and_when(client, viewer, steward,
+                                                                      okafors_candidate,
+                                                                      asked_by):
+    online, till = okafors_candidate.profiles.order_by("pk").values_list("pk", flat=True)
+    # Merged from a profile page (or by the system), not from the candidate: it closes it too.
+    job = merge([online, till], steward if asked_by else None, survivor_id=online)
+    client.force_login(viewer)
+
+    page = text_of(client.get(f"/queue/{okafors_candidate.pk}/?status=merged"))
+
+    okafors_candidate.refresh_from_db()
+    assert okafors_candidate.status == "merged"
+    assert (f"1 profile · score {okafors_candidate.score:.1f}") in page
+    who = f"by merge job {job.pk}, asked by steward" if asked_by else (
+        f"automatically by merge job {job.pk}")
+    assert (f"merged into profile {online} {who} on "
+            f"{timezone.localtime(okafors_candidate.closed_at):%Y-%m-%d %H:%M}") in page
 
 
 def test_the_job_list_filters_by_status_and_profile(client, viewer, steward, ken, household):
