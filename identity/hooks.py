@@ -10,7 +10,8 @@ things it still needs from there go through these hooks, which `merges.apps` reg
   (`merge_in_progress`), so the blocking state reads them through `jobs_in_progress`;
 - automatic merges: a write that links two profiles through an `auto_merge` type hands them to
   `profiles_linked` when it commits (SPEC 3), and merges decides whether anything blocks;
-- a merged candidate's page says which merge closed it, who asked and when (`merge_job`).
+- a merged candidate's page says which merge closed it, who asked and when (`merge_job`), and
+  an erased one's address says who erased it (`erased_or_not_found`).
 
 A hook called before it is registered raises: an action that cannot be audited is refused, not
 performed silently.
@@ -33,10 +34,12 @@ class MergeJobFacts:
     merged_ids: tuple
 
 
-def register(*, record_action, jobs_in_progress, profiles_linked, merge_job):
+def register(*, record_action, jobs_in_progress, profiles_linked, merge_job,
+             erased_or_not_found):
     """Called once by the app above (merges.apps.MergesConfig.ready)."""
     _hooks.update(record_action=record_action, jobs_in_progress=jobs_in_progress,
-                  profiles_linked=profiles_linked, merge_job=merge_job)
+                  profiles_linked=profiles_linked, merge_job=merge_job,
+                  erased_or_not_found=erased_or_not_found)
 
 
 def _hook(name):
@@ -67,3 +70,9 @@ def profiles_linked(links):
 def merge_job(job_id):
     """MergeJobFacts of a merge job, or None when it is gone (erased with its person)."""
     return _hook("merge_job")(job_id)
+
+
+def erased_or_not_found(request, kind, pk):
+    """The 404 page of an address whose object is gone: who erased it, or plainly not found
+    (merges.audit.erased)."""
+    return _hook("erased_or_not_found")(request, kind, pk)

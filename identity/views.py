@@ -111,9 +111,10 @@ class _Echo:
 
 @require_permission("identity.view_duplicatecandidate")
 def review(request, pk):
-    candidate = get_object_or_404(
-        DuplicateCandidate.objects.select_related("assignee", "dismissed_by"), pk=pk
-    )
+    candidate = DuplicateCandidate.objects.select_related("assignee", "dismissed_by").filter(
+        pk=pk).first()
+    if candidate is None:
+        return hooks.erased_or_not_found(request, "candidate", pk)
     filterset = _filterset(request.GET, request.user)
     previous_id, next_id = candidate_neighbours(filterset.qs, candidate, sort=filterset.sort_key)
     filters = _filters(request.GET)

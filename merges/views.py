@@ -14,6 +14,7 @@ from django_htmx.http import HttpResponseStopPolling
 from identity.candidates.blocking import OVERRIDE
 from identity.models import DuplicateCandidate
 from merges.audit import selectors as audit_selectors
+from merges.audit.erased import erased_or_not_found
 from merges.audit.erasure import CannotErase, erase_person, person_of
 from merges.audit.filters import AuditFilterSet
 from merges.audit.links import with_links
@@ -43,9 +44,10 @@ def job_list(request):
 
 @require_permission("merges.view_mergejob")
 def job_detail(request, pk):
-    job = get_object_or_404(
-        MergeJob.objects.select_related("requested_by", "candidate", "survivor"), pk=pk
-    )
+    job = MergeJob.objects.select_related("requested_by", "candidate", "survivor").filter(
+        pk=pk).first()
+    if job is None:
+        return erased_or_not_found(request, "merge job", pk)
     finished = job.status in (MergeJob.Status.SUCCEEDED, MergeJob.Status.FAILED)
     if request.htmx and not request.htmx.boosted:
         response = render(request, "merges/partials/job_status.html", {"job": job})

@@ -1,12 +1,12 @@
 """Profile search and the profile page (SPEC 8: /profiles/, /profiles/<id>/)."""
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 
 from identity.profiles import profile_page, profile_search, survivor_of
+from merges.audit.erased import erased_or_not_found
 from merges.audit.links import with_links
-from merges.audit.selectors import erasure_of, profile_timeline
+from merges.audit.selectors import profile_timeline
 from merges.roles import require_permission
 from profiles.models import Profile
 
@@ -26,11 +26,7 @@ def detail(request, pk):
     by whom it was erased (older audit entries still link to it)."""
     profile = Profile.objects.filter(pk=pk).first()
     if profile is None:
-        if erasure := erasure_of(pk):
-            return render(request, "profiles/erased.html", {
-                "profile_id": pk, "erasure": erasure, "nav": "profiles",
-            }, status=404)
-        raise Http404
+        return erased_or_not_found(request, "profile", pk)
     if profile.status == Profile.Status.MERGED:
         survivor = survivor_of(profile)
         messages.info(

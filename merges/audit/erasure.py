@@ -73,6 +73,7 @@ def erase_person(*, profile_id, reason, actor=None, actor_label=None):
         jobs = MergeJob.objects.filter(survivor_id__in=ids) | MergeJob.objects.filter(
             merged_profile_ids__overlap=ids
         )
+        job_ids = sorted(jobs.values_list("pk", flat=True))
         removed["merge jobs"] = jobs.delete()[1].get("merges.MergeJob", 0)
         removed["identity conflicts"] = IdentityConflict.objects.filter(
             Q(profile_id__in=ids) | Q(held_by_id__in=ids)
@@ -82,8 +83,9 @@ def erase_person(*, profile_id, reason, actor=None, actor_label=None):
             DuplicateCandidate.profiles.through.objects.filter(candidate__in=candidates)
             .exclude(profile_id__in=ids).values_list("profile_id", flat=True)
         ))
+        candidate_ids = sorted(set(candidates.values_list("pk", flat=True)))
         removed["suspected duplicates"] = DuplicateCandidate.objects.filter(
-            pk__in=list(candidates.values_list("pk", flat=True))
+            pk__in=candidate_ids
         ).delete()[1].get("identity.DuplicateCandidate", 0)
         removed["stored API responses"] = IdempotencyRecord.objects.filter(
             pk__in=_responses_naming(cursor, ids, patterns)
@@ -103,7 +105,8 @@ def erase_person(*, profile_id, reason, actor=None, actor_label=None):
     profiles_changed(others)
     entry = record(
         actor=actor, actor_label=actor_label, action=ERASED,
-        targets={"profiles": ids, "payloads_erased": payloads},
+        targets={"profiles": ids, "payloads_erased": payloads,
+                 "candidates_erased": candidate_ids, "merge_jobs_erased": job_ids},
         after={"reason": reason, "removed": removed},
     )
     return Erasure(profile_ids=ids, removed=removed, entry_id=entry.pk)

@@ -49,6 +49,8 @@ TARGET_NOUNS = {
     "api_token": "API token",
     "job": "identifier-type job",
     "payloads_erased": "payload erased of entry",
+    "candidates_erased": "candidate erased",
+    "merge_jobs_erased": "merge job erased",
 }
 
 

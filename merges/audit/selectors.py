@@ -130,10 +130,18 @@ def profile_timeline(profile_id, *, size=TIMELINE):
     return audit_rows(entries)
 
 
-def erasure_of(profile_id):
-    """The entry that erased the person of a profile id, if its personal data was erased."""
-    return (AuditEntry.objects.filter(action=ERASED, profile_ids__contains=[profile_id])
-            .order_by("-id").first())
+# Where an erasure entry names what it removed, by kind: the person's profiles, and the
+# candidates and merge jobs that held them.
+ERASED_TARGETS = {"candidate": "candidates_erased", "merge job": "merge_jobs_erased"}
+
+
+def erasure_of(kind, pk):
+    """The entry that erased the profile, candidate or merge job `pk` with its person, or None.
+    A profile by the entries' profile index; the others among the (few) erasure entries."""
+    entries = AuditEntry.objects.filter(action=ERASED).order_by("-id")
+    if kind == "profile":
+        return entries.filter(profile_ids__contains=[pk]).first()
+    return entries.filter(**{f"targets__{ERASED_TARGETS[kind]}__contains": pk}).first()
 
 
 # -- an entry and its diff ----------------------------------------------------------------------

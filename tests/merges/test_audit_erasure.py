@@ -12,9 +12,10 @@ from identity.candidates.lifecycle import dismiss_candidate
 from identity.matching.detect import detect_all
 from identity.models import DuplicateCandidate, IdempotencyRecord, Identifier
 from identity.writing.edits import edit_identifier
-from merges.models import AuditEntry, AuditPayload
+from merges.audit.erasure import erase_person
+from merges.models import AuditEntry, AuditPayload, MergeJob
 from profiles.models import Profile
-from tests.factories import make_token, post_json, write
+from tests.factories import make_token, post_json, text_of, write
 from tests.merges.conftest import events, merge
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +84,8 @@ def test_the_person_is_everywhere_before(person):
             "identity_profilefeatures"} <= tables
 
 
-def test_after_erase_person_no_trace_remains_in_any_table_and_the_chain_verifies(person):
+def test_after_erase_person_no_trace_remains_in_any_table_and_the_chain_verifies(person, client,
+                                                                                 viewer):
     online, till, neighbour = person
     entries = AuditEntry.objects.count()
     out = io.StringIO()
@@ -112,6 +114,9 @@ def test_after_erase_person_no_trace_remains_in_any_table_and_the_chain_verifies
     assert verified.getvalue() == (
         f"OK: {entries + 1:,} audit entries verified, {len(erased):,} payload(s) erased.\n"
     )
+    client.force_login(viewer)
+    assert "an operator at the command line erased the personal data of this person" in (
+        text_of(client.get(f"/profiles/{online}/")))
 
 
 def test_erasure_is_all_or_nothing_and_needs_a_reason(person):
@@ -121,3 +126,32 @@ def test_erasure_is_all_or_nothing_and_needs_a_reason(person):
     with pytest.raises(CommandError, match="no profile"):
         call_command("erase_person", "999999", "--reason", "ticket 1")
     assert Profile.objects.filter(pk=online).exists()
+
+
+def test_the_pages_of_what_was_erased_say_who_erased_it_and_when(client, viewer, admin, person):
+    online, till, neighbour = person
+    job = MergeJob.objects.get()
+    dismissed = DuplicateCandidate.objects.get(status="dismissed")
+
+    erasure = erase_person(profile_id=online, reason="GDPR request 2026-114", actor=admin)
+
+    entry = AuditEntry.objects.get(pk=erasure.entry_id)
+    assert dismissed.pk in entry.targets["candidates_erased"]
+    assert entry.targets["merge_jobs_erased"] == [job.pk]
+    client.force_login(viewer)
+    # Older entries link to them: each address says what became of it.
+    for url, title, whose in (
+        (f"/profiles/{till}/", f"Profile {till} was erased", "this person"),
+        (f"/queue/{dismissed.pk}/", f"Candidate {dismissed.pk} was erased", "the person it held"),
+        (f"/merges/{job.pk}/", f"Merge job {job.pk} was erased", "the person it held"),
+    ):
+        response = client.get(url)
+        page = text_of(response)
+        assert response.status_code == 404, url
+        assert title in page
+        assert (f"admin erased the personal data of {whose} (profile {online}, profile {till}), "
+                f"as audit entry {erasure.entry_id} records.") in page
+    # The neighbour's own pages are still there; a candidate that never was is not found.
+    assert client.get(f"/profiles/{neighbour}/").status_code == 200
+    missing = client.get("/queue/987654321/")
+    assert missing.status_code == 404 and "erased" not in text_of(missing)
