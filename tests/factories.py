@@ -68,6 +68,8 @@ def wait_for(predicate, seconds=60, every=0.05):
     return False
 
 
-def text_of(response):
-    """A page as a person reads it: its words without the markup, spaces collapsed."""
-    return " ".join(html.unescape(strip_tags(response.content.decode())).split())
+def text_of(page):
+    """A page (a response or its HTML) as a person reads it: its words without the markup,
+    spaces collapsed."""
+    markup = page if isinstance(page, str) else page.content.decode()
+    return " ".join(html.unescape(strip_tags(markup)).split())

@@ -9,7 +9,7 @@ from identity.candidates.lifecycle import dismiss_candidate
 from identity.models import DuplicateCandidate, Identifier
 from merges.models import AuditEntry, MergeJob
 from profiles.models import Profile, ProfileEvent
-from tests.factories import identifiers_of, write
+from tests.factories import identifiers_of, text_of, write
 from tests.identity.conftest import candidate_of, detect
 
 pytestmark = pytest.mark.django_db
@@ -124,6 +124,9 @@ def test_a_steward_sees_the_merge_button_disabled_with_the_reason(client, stewar
     assert re.search(r'<button type="button" class="primary" id="merge-button" disabled', page)
     assert "Blocked by different unique IDs, different access contacts" in page
     assert "Identifier type settings" not in page
+    # The keys listed are those that do something here: no merge for a blocked group.
+    assert "Keyboard: j next · k previous · c claim · d not a duplicate · ? all keys" in text_of(
+        page)
 
 
 def test_a_senior_steward_may_merge_anyway_and_change_the_type_setting(client, senior,
@@ -151,6 +154,7 @@ def test_an_unblocked_group_has_an_enabled_merge_button(client, steward, ken):
 
     assert re.search(rf'id="merge-button" href="/queue/{okafors.pk}/merge/"[^>]*>Merge', page)
     assert "Why this merge is blocked" not in page
+    assert "k previous · m merge · c claim · d not a duplicate" in text_of(page)
 
 
 def test_a_viewer_sees_no_action_buttons_on_the_review_page(client, viewer, household):
@@ -162,6 +166,7 @@ def test_a_viewer_sees_no_action_buttons_on_the_review_page(client, viewer, hous
     assert "merge-button" not in page
     assert "/claim/" not in page and "/dismiss/" not in page
     assert "/remove/" not in page and "/edit/" not in page
+    assert "Keyboard: j next · k previous · ? all keys" in text_of(page)
     assert "Needs the permission “Can change identifier”" in page
 
 
