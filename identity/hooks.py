@@ -11,7 +11,7 @@ things it still needs from there go through these hooks, which `merges.apps` reg
 - automatic merges: a write that links two profiles through an `auto_merge` type hands them to
   `profiles_linked` when it commits (SPEC 3), and merges decides whether anything blocks;
 - a merged candidate's page says which merge closed it, who asked and when (`merge_job`), and
-  an erased one's address says who erased it (`erased_or_not_found`).
+  the address of an erased profile, candidate or merge job says who erased it (`erasure`).
 
 A hook called before it is registered raises: an action that cannot be audited is refused, not
 performed silently.
@@ -34,12 +34,18 @@ class MergeJobFacts:
     merged_ids: tuple
 
 
-def register(*, record_action, jobs_in_progress, profiles_linked, merge_job,
-             erased_or_not_found):
+@dataclass(frozen=True)
+class ErasureFacts:
+    entry_id: int  # the audit entry recording the erasure
+    erased_at: datetime
+    erased_by: str  # in words: a username, or "an operator at the command line"
+    profile_ids: tuple  # the person's profiles it erased
+
+
+def register(*, record_action, jobs_in_progress, profiles_linked, merge_job, erasure):
     """Called once by the app above (merges.apps.MergesConfig.ready)."""
     _hooks.update(record_action=record_action, jobs_in_progress=jobs_in_progress,
-                  profiles_linked=profiles_linked, merge_job=merge_job,
-                  erased_or_not_found=erased_or_not_found)
+                  profiles_linked=profiles_linked, merge_job=merge_job, erasure=erasure)
 
 
 def _hook(name):
@@ -72,7 +78,7 @@ def merge_job(job_id):
     return _hook("merge_job")(job_id)
 
 
-def erased_or_not_found(request, kind, pk):
-    """The 404 page of an address whose object is gone: who erased it, or plainly not found
-    (merges.audit.erased)."""
-    return _hook("erased_or_not_found")(request, kind, pk)
+def erasure(kind, pk):
+    """ErasureFacts of the erasure that removed the "profile", "candidate" or "merge job" `pk`
+    with its person, or None."""
+    return _hook("erasure")(kind, pk)

@@ -36,6 +36,7 @@ from identity.candidates.selectors import (
     queue_page,
     side_by_side,
 )
+from identity.erased import erased_or_not_found
 from identity.forms import AddIdentifierTypeForm, IdentifierTypeForm
 from identity.matching import compare
 from identity.matching.learning import how_suggestions_are_made
@@ -114,7 +115,7 @@ def review(request, pk):
     candidate = DuplicateCandidate.objects.select_related("assignee", "dismissed_by").filter(
         pk=pk).first()
     if candidate is None:
-        return hooks.erased_or_not_found(request, "candidate", pk)
+        return erased_or_not_found(request, "candidate", pk)
     filterset = _filterset(request.GET, request.user)
     previous_id, next_id = candidate_neighbours(filterset.qs, candidate, sort=filterset.sort_key)
     filters = _filters(request.GET)

@@ -7,13 +7,19 @@ integration token) may not merge. Errors come from identity's one `api_error`.
 from django.db import transaction
 from django.http import JsonResponse
 
-from identity.api.views import MAX_IDEMPOTENCY_KEY_LENGTH, api_error, api_view, read_json
+from identity.api.views import (
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    api_error,
+    api_view,
+    not_found,
+    read_json,
+)
 from identity.writing.idempotency import run_once
 from identity.writing.parsing import body_hash
 from merges.models import MergeJob
 from merges.selectors import job_json, merge_feed
 from merges.services import MergeRefused, request_merge
-from profiles.numbers import whole_number
+from profiles.numbers import LARGEST_ID, whole_number
 
 FEED_PAGE = 100
 MAX_FEED_PAGE = 1000
@@ -101,7 +107,7 @@ def _merge_options(payload):
 
 
 def _is_id(value):
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= LARGEST_ID
 
 
 def _feed(request):
@@ -120,5 +126,5 @@ def _feed(request):
 def merge_detail(request, merge_id):
     job = MergeJob.objects.filter(pk=merge_id).first()
     if job is None:
-        return api_error(404, "not_found", f"there is no merge job {merge_id}")
+        return not_found("merge job", merge_id)
     return JsonResponse(job_json(job))

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from merges.models import MergeJob
+from profiles.numbers import LARGEST_ID
 
 
 class ProfileIdFilter(django_filters.NumberFilter):
@@ -15,7 +16,7 @@ class ProfileIdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, min_value=1, max_value=2**63 - 1, error_messages={
+        super().__init__(*args, min_value=1, max_value=LARGEST_ID, error_messages={
             "invalid": "A profile id is a whole number.",
             "min_value": "Profile ids start at 1.",
             "max_value": "No profile has an id this large.",

@@ -47,7 +47,8 @@ PATHS = {
             "summary": "A merge job and its status",
             "operationId": "getMerge",
             "parameters": [{"name": "merge_id", "in": "path", "required": True, "schema": ID}],
-            "responses": {"200": _json("MergeJob", "The job"), "401": ERROR, "404": ERROR},
+            "responses": {"200": _json("MergeJob", "The job"), "401": ERROR,
+                          "404": {"$ref": "#/components/responses/NotFoundOrErased"}},
         },
     },
 }

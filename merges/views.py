@@ -12,9 +12,9 @@ from django.views.decorators.http import require_safe
 from django_htmx.http import HttpResponseStopPolling
 
 from identity.candidates.blocking import OVERRIDE
+from identity.erased import erased_or_not_found
 from identity.models import DuplicateCandidate
 from merges.audit import selectors as audit_selectors
-from merges.audit.erased import erased_or_not_found
 from merges.audit.erasure import CannotErase, erase_person, person_of
 from merges.audit.filters import AuditFilterSet
 from merges.audit.links import with_links

@@ -3,8 +3,8 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
+from identity.erased import erased_or_not_found
 from identity.profiles import profile_page, profile_search, survivor_of
-from merges.audit.erased import erased_or_not_found
 from merges.audit.links import with_links
 from merges.audit.selectors import profile_timeline
 from merges.roles import require_permission

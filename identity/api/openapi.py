@@ -19,6 +19,7 @@ from profiles.numbers import MAX_DIGITS
 _LARGEST_ID = 10**MAX_DIGITS - 1
 
 ERROR = {"$ref": "#/components/responses/Error"}
+GONE = {"$ref": "#/components/responses/NotFoundOrErased"}
 
 
 def _json(schema_ref, description):
@@ -247,7 +248,7 @@ def openapi_document(types=None):
                             "description": "Merged: Location names the surviving profile",
                             "headers": {"Location": {"schema": {"type": "string"}}},
                         },
-                        "401": ERROR, "404": ERROR,
+                        "401": ERROR, "404": GONE,
                     },
                 }
             },
@@ -291,7 +292,15 @@ def openapi_document(types=None):
                     "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                     },
-                }
+                },
+                "NotFoundOrErased": {
+                    "description": "Code `not_found`: there never was one with this id. Code "
+                                   "`erased`: it went with a person whose data was erased; the "
+                                   "message gives the day and the audit entry",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                },
             },
             "schemas": {
                 "Write": write_schema(types),

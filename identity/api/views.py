@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from config.logging import set_user
+from identity import hooks
 from identity.api import ratelimit
 from identity.api.openapi import openapi_document, with_token_refusals
 from identity.api.tokens import authenticate_token, revoked_at
@@ -37,6 +38,17 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_PAGE_SIZE = 500
 # Times a write is parsed and resolved again after its token or types were found outdated.
 STALE_ATTEMPTS = 3
+
+
+def not_found(kind, pk):
+    """The 404 of a "profile" or "merge job" id that is not there: code `erased`, with the day
+    and the audit entry, when it went with an erased person (a downstream system learns to
+    erase its copy), `not_found` when it never was."""
+    if erasure := hooks.erasure(kind, pk):
+        return api_error(404, "erased", f"{kind} {pk} was erased with its person's data on "
+                                        f"{erasure.erased_at:%Y-%m-%d} (audit entry "
+                                        f"{erasure.entry_id})")
+    return api_error(404, "not_found", f"there is no {kind} {pk}")
 
 
 def api_error(status, code, message, field=None, *, details=None, **headers):
@@ -217,7 +229,7 @@ def _parse(payload, *, types, source):
 def profile_detail(request, profile_id):
     profile = Profile.objects.filter(pk=profile_id).first()
     if profile is None:
-        return api_error(404, "not_found", f"there is no profile {profile_id}")
+        return not_found("profile", profile_id)
     if profile.status == Profile.Status.MERGED:
         survivor = survivor_of(profile)
         response = JsonResponse(

@@ -29,6 +29,7 @@ from merges.models import AuditEntry, AuditPayload, AuditVerification
 
 CHAIN_LOCK = lock_key("audit", "chain")
 ERASED = "person.erased"
+COMMAND_LINE = "command line"  # the actor of a command's entries (an operator, no user)
 # Target keys that name profiles: the entry's profile_ids, for the filters and the timeline.
 PROFILE_KEYS = ("profile", "profiles", "survivor", "merged", "held_by")
 # Target keys whose value may be a text (a type's key, a token's name); any other text may be a

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Q
 
+from identity.hooks import ErasureFacts
 from identity.models import Identifier, IdentifierType
 from identity.normalisers import InvalidValue, normalise
-from merges.audit.chain import ERASED
+from merges.audit.chain import COMMAND_LINE, ERASED
 from merges.audit.labels import action_label, target_noun
 from merges.models import AuditEntry
+from profiles.numbers import LARGEST_ID
 from profiles.spreadsheets import safe_cell
 
 # The profiles of a person: from the given ids up to their survivors, then down to every
@@ -136,12 +138,24 @@ ERASED_TARGETS = {"candidate": "candidates_erased", "merge job": "merge_jobs_era
 
 
 def erasure_of(kind, pk):
-    """The entry that erased the profile, candidate or merge job `pk` with its person, or None.
-    A profile by the entries' profile index; the others among the (few) erasure entries."""
+    """ErasureFacts of the entry that erased the profile, candidate or merge job `pk` with its
+    person, or None. A profile by the entries' profile index; the others among the (few)
+    erasure entries."""
+    if not 0 < pk <= LARGEST_ID:  # an address's id may be any digits: no row has it
+        return None
     entries = AuditEntry.objects.filter(action=ERASED).order_by("-id")
     if kind == "profile":
-        return entries.filter(profile_ids__contains=[pk]).first()
-    return entries.filter(**{f"targets__{ERASED_TARGETS[kind]}__contains": pk}).first()
+        entry = entries.filter(profile_ids__contains=[pk]).first()
+    else:
+        entry = entries.filter(**{f"targets__{ERASED_TARGETS[kind]}__contains": pk}).first()
+    if entry is None:
+        return None
+    by_command = entry.actor_id is None and entry.actor_label == COMMAND_LINE
+    return ErasureFacts(
+        entry_id=entry.pk, erased_at=entry.created_at,
+        erased_by="an operator at the command line" if by_command else entry.actor_label,
+        profile_ids=tuple(entry.targets.get("profiles", ())),
+    )
 
 
 # -- an entry and its diff ----------------------------------------------------------------------

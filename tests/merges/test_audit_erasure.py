@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.utils import timezone
 
 from identity.candidates.lifecycle import dismiss_candidate
 from identity.matching.detect import detect_all
@@ -151,6 +152,19 @@ def test_the_pages_of_what_was_erased_say_who_erased_it_and_when(client, viewer,
         assert title in page
         assert (f"admin erased the personal data of {whose} (profile {online}, profile {till}), "
                 f"as audit entry {erasure.entry_id} records.") in page
+    # The API says so too: a downstream system holding the id learns to erase its copy.
+    token = make_token("crm")
+    for url, kind, pk in ((f"/api/v1/profiles/{till}", "profile", till),
+                          (f"/api/v1/merges/{job.pk}", "merge job", job.pk)):
+        response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 404
+        assert response.json()["error"] == {
+            "code": "erased", "field": None,
+            "message": f"{kind} {pk} was erased with its person's data on "
+                       f"{timezone.localdate():%Y-%m-%d} (audit entry {erasure.entry_id})",
+        }
+    never = client.get("/api/v1/profiles/987654321", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert never.status_code == 404 and never.json()["error"]["code"] == "not_found"
     # The neighbour's own pages are still there; a candidate that never was is not found.
     assert client.get(f"/profiles/{neighbour}/").status_code == 200
     missing = client.get("/queue/987654321/")

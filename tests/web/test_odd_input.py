@@ -34,6 +34,18 @@ def test_a_page_answers_an_odd_query(client, senior, url):
     assert response.status_code in (200, 302)
 
 
+@pytest.mark.parametrize("url", [f"/profiles/{BEYOND_BIGINT}/", f"/queue/{BEYOND_BIGINT}/",
+                                 f"/merges/{BEYOND_BIGINT}/",
+                                 f"/api/v1/profiles/{BEYOND_BIGINT}",
+                                 f"/api/v1/merges/{BEYOND_BIGINT}"])
+def test_an_id_beyond_any_object_is_not_found(client, senior, url):
+    client.force_login(senior)
+
+    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {make_token()}")
+
+    assert response.status_code == 404
+
+
 @pytest.mark.parametrize("url", [f"/merges/?profile={BEYOND_BIGINT}",
                                  f"/audit/?profile={BEYOND_BIGINT}"])
 def test_a_profile_id_beyond_any_profile_is_named_as_the_error(client, senior, url):

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from merges.audit.chain import COMMAND_LINE
 from merges.audit.erasure import CannotErase, erase_person
 
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, profile_id, reason, **options):
         try:
             erasure = erase_person(
-                profile_id=profile_id, reason=reason, actor_label="command line"
+                profile_id=profile_id, reason=reason, actor_label=COMMAND_LINE
             )
         except CannotErase as error:
             raise CommandError(f"Nothing erased: {error}.") from None
