@@ -1,4 +1,5 @@
-"""The merge rows of the HTTP API (SPEC 10): request a merge, read a job, the merge feed.
+"""The merge rows of the HTTP API (SPEC 10): request a merge, read a job, the merge feed; and
+the erasure feed.
 
 A token acts for its user with exactly that user's permissions; a token without a user (an
 integration token) may not merge. Errors come from identity's one `api_error`.
@@ -16,6 +17,7 @@ from identity.api.views import (
 )
 from identity.writing.idempotency import run_once
 from identity.writing.parsing import body_hash
+from merges.audit.selectors import erasure_feed
 from merges.models import MergeJob
 from merges.selectors import job_json, merge_feed
 from merges.services import MergeRefused, request_merge
@@ -112,13 +114,25 @@ def _is_id(value):
 
 def _feed(request):
     """GET /api/v1/merges?after=<cursor>: succeeded merges in commit order."""
+    return _feed_page(request, merge_feed)
+
+
+@api_view("GET")
+def erasures(request):
+    """GET /api/v1/erasures?after=<cursor>: the people erased (their profile and merge job
+    ids), in commit order, for downstream systems to erase their copies."""
+    return _feed_page(request, erasure_feed)
+
+
+def _feed_page(request, feed):
+    """A page of `feed` from the request's `after` cursor and `limit`."""
     after = whole_number(request.GET.get("after", "0"))
     limit = whole_number(request.GET.get("limit", str(FEED_PAGE)))
     if after is None:
         return api_error(400, "invalid", "after is a cursor this feed returned as next", "after")
     if limit is None or not 1 <= limit <= MAX_FEED_PAGE:
         return api_error(400, "invalid", f"limit is 1 to {MAX_FEED_PAGE}", "limit")
-    results, cursor = merge_feed(after=after, limit=limit)
+    results, cursor = feed(after=after, limit=limit)
     return JsonResponse({"results": results, "next": str(cursor)})
 
 

@@ -9,6 +9,14 @@ def _json(schema, description):
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
+FEED_PARAMETERS = [
+    {"name": "after", "in": "query", "required": False,
+     "schema": {"type": "string", "pattern": "^[0-9]{1,18}$", "default": "0"},
+     "description": "The `next` of the page before; store it and miss nothing"},
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+]
+
 PATHS = {
     "/api/v1/merges": {
         "post": {
@@ -31,14 +39,18 @@ PATHS = {
         "get": {
             "summary": "The merge feed: succeeded merges in commit order, from a cursor",
             "operationId": "mergeFeed",
-            "parameters": [
-                {"name": "after", "in": "query", "required": False,
-                 "schema": {"type": "string", "pattern": "^[0-9]{1,18}$", "default": "0"},
-                 "description": "The `next` of the page before; store it and miss nothing"},
-                {"name": "limit", "in": "query", "required": False,
-                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-            ],
+            "parameters": FEED_PARAMETERS,
             "responses": {"200": _json("MergeFeed", "A page of the feed"),
+                          "400": ERROR, "401": ERROR},
+        },
+    },
+    "/api/v1/erasures": {
+        "get": {
+            "summary": "The erasure feed: people whose data was erased (erase_person), in commit "
+                       "order, from a cursor; ids only, for downstream systems to erase theirs",
+            "operationId": "erasureFeed",
+            "parameters": FEED_PARAMETERS,
+            "responses": {"200": _json("ErasureFeed", "A page of the feed"),
                           "400": ERROR, "401": ERROR},
         },
     },
@@ -91,6 +103,16 @@ SCHEMAS = {
             "error": {"type": ["string", "null"]},
             "createdAt": {"type": "string", "format": "date-time"},
             "finishedAt": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "ErasureFeed": {
+        "type": "object",
+        "properties": {
+            "results": {"type": "array", "items": {"type": "object", "properties": {
+                "erasureId": ID, "profileIds": {"type": "array", "items": ID},
+                "mergeIds": {"type": "array", "items": ID},
+                "erasedAt": {"type": "string", "format": "date-time"}}}},
+            "next": {"type": "string"},
         },
     },
     "MergeFeed": {

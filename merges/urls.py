@@ -13,4 +13,5 @@ urlpatterns = [
     path("profiles/<int:pk>/erase/", views.profile_erase, name="profile_erase"),
     path("api/v1/merges", api.merges, name="api_merges"),
     path("api/v1/merges/<int:merge_id>", api.merge_detail, name="api_merge"),
+    path("api/v1/erasures", api.erasures, name="api_erasures"),
 ]

@@ -158,6 +158,21 @@ def erasure_of(kind, pk):
     )
 
 
+def erasure_feed(*, after=0, limit=100):
+    """Erasures after feed position `after`, oldest first: (entries, next cursor). The position
+    is the erasure's audit entry id: entries take their ids under the chain's lock, held until
+    they commit, so they commit in id order and a reader that keeps its cursor misses none.
+    Ids only: the feed holds no personal data."""
+    entries = list(AuditEntry.objects.filter(action=ERASED, pk__gt=after).order_by("pk")
+                   .only("pk", "created_at", "targets")[:limit])
+    return [
+        {"erasureId": entry.pk, "profileIds": entry.targets.get("profiles", []),
+         "mergeIds": entry.targets.get("merge_jobs_erased", []),
+         "erasedAt": entry.created_at.isoformat()}
+        for entry in entries
+    ], (entries[-1].pk if entries else after)
+
+
 # -- an entry and its diff ----------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 data, the chain still verifies, and the erasure itself is audited without personal data."""
 
 import io
+import json
 
 import pytest
 from django.core.management import call_command
@@ -169,3 +170,33 @@ def test_the_pages_of_what_was_erased_say_who_erased_it_and_when(client, viewer,
     assert client.get(f"/profiles/{neighbour}/").status_code == 200
     missing = client.get("/queue/987654321/")
     assert missing.status_code == 404 and "erased" not in text_of(missing)
+
+
+def test_the_erasure_feed_lists_each_erased_person_once_in_order_without_personal_data(
+    client, admin, person
+):
+    online, till, neighbour = person
+    job = MergeJob.objects.get()
+    token = make_token("crm")
+
+    def page(after, limit=1):
+        response = client.get(f"/api/v1/erasures?after={after}&limit={limit}",
+                              HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 200
+        return response.json()
+
+    assert page(0) == {"results": [], "next": "0"}
+    first = erase_person(profile_id=till, reason="GDPR request 2026-114", actor=admin)
+    second = erase_person(profile_id=neighbour, reason="GDPR request 2026-115", actor=admin)
+
+    one = page(0)
+    two = page(one["next"])
+    assert [r["erasureId"] for r in one["results"] + two["results"]] == [
+        first.entry_id, second.entry_id]
+    assert one["results"][0]["profileIds"] == [online, till]
+    assert one["results"][0]["mergeIds"] == [job.pk]
+    assert two["results"][0]["profileIds"] == [neighbour]
+    assert page(two["next"]) == {"results": [], "next": two["next"]}  # caught up
+    assert "quillon" not in json.dumps(one).lower() and "GDPR" not in json.dumps(one)
+    bad = client.get("/api/v1/erasures?after=-1", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "after"
