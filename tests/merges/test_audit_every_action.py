@@ -38,7 +38,7 @@ READ_ONLY = {
     "audit_detail", "profile_search", "profile_detail", "healthz", "login", "logout",
     "api_lookup", "api_profile", "api_candidates", "api_identifier_types",
     "api_identifier_type_preview", "api_openapi", "api_merge", "compare", "compare_suggestions",
-    "api_compare",
+    "api_compare", "api_erasures",
 }
 # What changes state without being a steward's or the system's decision (SPEC 7).
 NOT_AUDITED = {
