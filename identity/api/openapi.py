@@ -443,6 +443,10 @@ def openapi_document(types=None):
                         "createdAt": {"type": "string", "format": "date-time"},
                         "updatedAt": {"type": "string", "format": "date-time"},
                         "profileIds": {"type": "array", "items": {"type": "integer"}},
+                        "mergeId": {
+                            "type": ["integer", "null"],
+                            "description": "The merge job that closed it (status merged)",
+                        },
                         "evidence": {
                             "type": "array", "items": {"type": "object"},
                             "description": (

@@ -57,6 +57,7 @@ def candidate_json(candidate, state):
         "profileIds": sorted(profile.id for profile in state.profiles),
         "evidence": candidate.evidence,
         "blockingReasons": [reason_json(reason) for reason in blocking_reasons(state)],
+        "mergeId": candidate.merge_job_id,  # the merge job that closed it; None unless merged
     }
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from merges.models import MergeJob
 from merges.services import execute_merge
-from tests.factories import text_of, write
+from tests.factories import make_token, text_of, write
 from tests.identity.conftest import candidate_of, detect
 from tests.merges.conftest import merge
 
@@ -156,6 +156,10 @@ def test_a_merged_candidates_page_names_the_merge_who_asked_and_when(client, vie
         f"automatically by merge job {job.pk}")
     assert (f"merged into profile {online} {who} on "
             f"{timezone.localtime(okafors_candidate.closed_at):%Y-%m-%d %H:%M}") in page
+    # The candidates API names the merge too.
+    merged = client.get("/api/v1/candidates?status=merged",
+                        HTTP_AUTHORIZATION=f"Bearer {make_token()}").json()["results"]
+    assert [(c["id"], c["mergeId"]) for c in merged] == [(okafors_candidate.pk, job.pk)]
 
 
 def test_the_job_list_filters_by_status_and_profile(client, viewer, steward, ken, household):
