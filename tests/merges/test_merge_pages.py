@@ -156,6 +156,7 @@ def test_a_merged_candidates_page_names_the_merge_who_asked_and_when(client, vie
         f"automatically by merge job {job.pk}")
     assert (f"merged into profile {online} {who} on "
             f"{timezone.localtime(okafors_candidate.closed_at):%Y-%m-%d %H:%M}") in page
+    assert "Nothing to draw: its profiles are one profile now." in page
     # The candidates API names the merge too.
     merged = client.get("/api/v1/candidates?status=merged",
                         HTTP_AUTHORIZATION=f"Bearer {make_token()}").json()["results"]
