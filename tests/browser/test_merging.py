@@ -51,6 +51,15 @@ def test_a_steward_merges_an_unblocked_pair_from_the_queue_to_succeeded(
     assert ProfileEvent.objects.filter(profile_id=ken).count() == 3
     assert Profile.objects.get(pk=kenneth).status == "merged"
 
+    # Back in the queue's merged list, the candidate names the merge that closed it.
+    page.goto(f"{live_server.url}/queue/?status=merged")
+    page.get_by_role("link", name=f"Candidate {console.okafors.pk}").click()
+    expect(page.locator(".review-head")).to_contain_text(
+        f"merged into profile {ken} by merge job {job.pk}, asked by steward"
+    )
+    page.get_by_role("link", name=f"merge job {job.pk}").click()
+    expect(page).to_have_url(re.compile(rf"/merges/{job.pk}/$"))
+
 
 def test_a_senior_merges_a_blocked_group_acknowledging_each_reason(
     live_server, log_in, senior, console, celery_worker
