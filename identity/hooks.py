@@ -29,9 +29,7 @@ _hooks = {}
 class MergeJobFacts:
     job_id: int
     requested_by: str | None  # a username; None: the system (an automatic merge)
-    finished_at: datetime | None
     survivor_id: int
-    merged_ids: tuple
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,7 @@ def merge_job_facts(job_id):
         return None
     return MergeJobFacts(
         job_id=job.pk, requested_by=job.requested_by.get_username() if job.requested_by else None,
-        finished_at=job.finished_at, survivor_id=job.survivor_id,
-        merged_ids=tuple(job.merged_profile_ids),
+        survivor_id=job.survivor_id,
     )
 
 
