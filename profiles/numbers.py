@@ -2,6 +2,7 @@
 
 # PostgreSQL's bigint holds every number of up to 18 digits.
 MAX_DIGITS = 18
+LARGEST_READ = 10**MAX_DIGITS - 1  # the largest number whole_number reads
 LARGEST_ID = 2**63 - 1  # bigint's largest: no row has an id beyond it
 
 

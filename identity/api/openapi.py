@@ -13,10 +13,7 @@ from identity.writing.parsing import (
     MAX_VALUE_LENGTH,
 )
 from identity.writing.resolution import identifier_types
-from profiles.numbers import MAX_DIGITS
-
-# Ids the API reads: plain whole numbers of at most 18 digits (profiles.numbers).
-_LARGEST_ID = 10**MAX_DIGITS - 1
+from profiles.numbers import LARGEST_READ
 
 ERROR = {"$ref": "#/components/responses/Error"}
 GONE = {"$ref": "#/components/responses/NotFoundOrErased"}
@@ -261,7 +258,7 @@ def openapi_document(types=None):
                          "schema": {"type": "string",
                                     "enum": ["open", "merged", "dismissed", "superseded"]}},
                         {"name": "after", "in": "query", "required": False,
-                         "schema": {"type": "integer", "minimum": 0, "maximum": _LARGEST_ID},
+                         "schema": {"type": "integer", "minimum": 0, "maximum": LARGEST_READ},
                          "description": "Keyset paging: candidates with a larger id"},
                         {"name": "limit", "in": "query", "required": False,
                          "schema": {"type": "integer", "minimum": 1, "maximum": 500,
@@ -652,7 +649,7 @@ IDENTIFIER_TYPE_SCHEMAS = {
 
 # -- "why not?" (SPEC 8, the API twin of /compare/) -----------------------------------------------
 
-_PROFILE_ID = {"type": "integer", "minimum": 0, "maximum": _LARGEST_ID,
+_PROFILE_ID = {"type": "integer", "minimum": 0, "maximum": LARGEST_READ,
                "description": "A profile id; a merged one is answered for its survivor"}
 COMPARE_PATHS = {
     "/api/v1/compare": {
